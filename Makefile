@@ -1,0 +1,35 @@
+# Two commands on a fresh clone:  `make demo`  and  `make test`.
+# Each creates .venv and installs what it needs; nothing has to be installed by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint unit bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $(STAMP)
+
+## demo: ENS emulator + local Kubernetes API + operator, applies examples/, live table until Ready
+demo: $(STAMP)
+	$(BIN)/ens-image-operator demo $(ARGS)
+
+## test: lint, type-check and the whole test suite (unit, conformance, sandbox, e2e, chart, faults)
+test: lint
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/mypy
+
+## bench: the benchmarks of docs/performance.md (minutes; not part of `make test`)
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,75 @@
+"""The operator's one settings object: environment variables ``ENS_OPERATOR_*``, flags override.
+
+Every field maps one to one onto a Helm value (see the README's configuration table).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_ENDPOINT = "https://ens.aliyuncs.com"
+DEFAULT_STS_ENDPOINT = "https://sts.aliyuncs.com"
+
+
+class Settings(BaseSettings):
+    """Configuration of the operator and of its ENS client."""
+
+    model_config = SettingsConfigDict(env_prefix="ENS_OPERATOR_", extra="ignore", frozen=True)
+
+    # --- the cloud side -------------------------------------------------------------------
+    endpoint: str = Field(DEFAULT_ENDPOINT, description="ENS OpenAPI endpoint URL.")
+    sts_endpoint: str = Field(
+        DEFAULT_STS_ENDPOINT, description="STS endpoint used for RRSA (AssumeRoleWithOIDC)."
+    )
+    qps: float = Field(10.0, gt=0, description="Client-wide ENS request rate limit (requests/s).")
+    request_timeout: float = Field(10.0, gt=0, description="Timeout of one ENS HTTP request (s).")
+    max_attempts: int = Field(5, ge=1, description="Attempts per ENS call, first try included.")
+    retry_deadline: float = Field(60.0, gt=0, description="Total time budget of one ENS call (s).")
+
+    # --- reconciliation -------------------------------------------------------------------
+    fast_poll_interval: float = Field(
+        5.0, gt=0, description="Poll interval while an import, export or delete is in flight (s)."
+    )
+    slow_poll_interval: float = Field(600.0, gt=0, description="Drift-check interval of stable objects (s).")
+    import_timeout: float = Field(
+        7200.0, gt=0, description="How long an import may stay in progress before Stalled (s)."
+    )
+    export_timeout: float = Field(
+        7200.0, gt=0, description="How long an export may stay in progress before Stalled (s)."
+    )
+    delete_wait_timeout: float = Field(
+        1800.0,
+        gt=0,
+        description="How long deleting an EnsImage waits for its running exports (s).",
+    )
+    default_secret_name: str = Field(
+        "ens-credentials",
+        description="Secret looked up in an object's namespace when it has no credentialsRef.",
+    )
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Namespaces to watch (comma-separated); empty means all namespaces.",
+    )
+
+    # --- process --------------------------------------------------------------------------
+    metrics_port: int = Field(8080, ge=0, le=65535, description="Prometheus metrics port (0: off).")
+    health_port: int = Field(8081, ge=0, le=65535, description="Liveness/readiness port (0: off).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    peering: str = Field(
+        "",
+        description="kopf peering name; empty runs standalone (one replica).",
+    )
+    priority: int = Field(
+        0, description="kopf peering priority; each replica needs a distinct one (0: derived)."
+    )
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split_namespaces(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
