@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ens_image_operator.api.common import CONDITIONS_FIELD, ApiModel, Condition, LocalObjectReference
 
@@ -10,8 +10,9 @@ from ens_image_operator.api.common import CONDITIONS_FIELD, ApiModel, Condition,
 class EnsImageExportSpec(ApiModel):
     """Desired export of one image to an OSS bucket; immutable once created."""
 
-    model_config = ApiModel.model_config | {
-        "json_schema_extra": {
+    model_config = ConfigDict(
+        **ApiModel.model_config,
+        json_schema_extra={
             "x-kubernetes-validations": [
                 {
                     "rule": "has(self.imageRef) != has(self.imageId)",
@@ -23,8 +24,8 @@ class EnsImageExportSpec(ApiModel):
                     "reason": "FieldValueForbidden",
                 },
             ]
-        }
-    }
+        },
+    )
 
     image_ref: LocalObjectReference | None = Field(
         None, description="EnsImage in this namespace whose image to export; waits until it is Ready."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ens_image_operator.api.common import (
     CONDITIONS_FIELD,
@@ -70,8 +70,9 @@ IMMUTABLE_IMPORT_FIELDS = (
 class EnsImageSpec(ApiModel):
     """Desired state of an EnsImage: import from OSS (source) or adopt an existing image (imageId)."""
 
-    model_config = ApiModel.model_config | {
-        "json_schema_extra": {
+    model_config = ConfigDict(
+        **ApiModel.model_config,
+        json_schema_extra={
             "x-kubernetes-validations": [
                 {
                     "rule": "has(self.source) != has(self.imageId)",
@@ -79,8 +80,8 @@ class EnsImageSpec(ApiModel):
                 },
                 *(_immutable_optional(name) for name in IMMUTABLE_IMPORT_FIELDS),
             ]
-        }
-    }
+        },
+    )
 
     image_name: str | None = Field(
         None,
