@@ -1,0 +1,18 @@
+"""A local ENS API: signature checks, image life cycle, persistence, faults and an admin API.
+
+It shares no code with the operator's ENS client, so that it can judge it.
+"""
+
+from ens_image_operator.emulator.server import DEFAULT_KEYS, RunningEmulator, build_app, run_emulator
+from ens_image_operator.emulator.state import EmulatorState, StsCredential
+from ens_image_operator.emulator.threaded import emulator_thread
+
+__all__ = [
+    "DEFAULT_KEYS",
+    "EmulatorState",
+    "RunningEmulator",
+    "StsCredential",
+    "build_app",
+    "emulator_thread",
+    "run_emulator",
+]

@@ -1,0 +1,206 @@
+"""The ENS operations the emulator answers, each returning its response body."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ens_image_operator.emulator.catalogue import public_images
+from ens_image_operator.emulator.errors import ApiError
+from ens_image_operator.emulator.images import Image
+from ens_image_operator.emulator.state import EmulatorState
+from ens_image_operator.emulator.validation import (
+    check_image_name,
+    check_import,
+    check_oss_prefix,
+    page,
+    required,
+)
+
+Params = Mapping[str, str]
+Handler = Callable[[EmulatorState, Params], dict[str, Any]]
+
+ENS_VERSION = "2017-11-10"
+SYSTEM_DISK_GB = 20
+DATA_DISK_GB = 40
+
+
+def iso_time(epoch: float) -> str:
+    """Alibaba's UTC timestamp format."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _filtered(state: EmulatorState, params: Params) -> list[Image]:
+    """Live images matching ImageId (exact) and ImageName (case-sensitive substring)."""
+    images = state.live_images()
+    if image_id := params.get("ImageId"):
+        images = [image for image in images if image.image_id == image_id]
+    if name := params.get("ImageName"):
+        images = [image for image in images if name in image.image_name]
+    return images
+
+
+def _paged(images: list[Image], params: Params) -> tuple[int, int, list[Image]]:
+    number, size = page(params)
+    start = (number - 1) * size
+    return number, size, images[start : start + size]
+
+
+def _disk_mappings(image: Image) -> dict[str, Any]:
+    mappings = [
+        {
+            "Format": image.image_format,
+            "Size": str(SYSTEM_DISK_GB if index == 0 else DATA_DISK_GB),
+            "Type": "System" if index == 0 else "Data",
+            "imageId": image.image_id,
+        }
+        for index in range(len(image.disks))
+    ]
+    return {"DiskDeviceMapping": mappings}
+
+
+def _image_size(image: Image) -> str:
+    return str(SYSTEM_DISK_GB + DATA_DISK_GB * (len(image.disks) - 1))
+
+
+def import_image(state: EmulatorState, params: Params) -> dict[str, Any]:
+    """ImportImage: validate, then create an image in Creating (names may repeat)."""
+    disks = check_import(params)
+    image = state.create_image(
+        params["ImageName"],
+        disks,
+        architecture=params["Architecture"],
+        compute_type=params["ComputeType"],
+        image_format=params["ImageFormat"],
+        os_type=params["OSType"],
+        os_version=params.get("OSVersion", ""),
+        platform=params.get("Platform", ""),
+        license_type=params.get("LicenseType", ""),
+        target_region=params.get("TargetOSSRegionId", ""),
+    )
+    return {"ImageId": image.image_id}
+
+
+def describe_self_images(state: EmulatorState, params: Params) -> dict[str, Any]:
+    """DescribeSelfImages: the SDK model types PageNumber/PageSize/TotalCount as strings."""
+    images = _filtered(state, params)
+    number, size, shown = _paged(images, params)
+    now = state.now()
+    return {
+        "Code": 0,
+        "PageNumber": str(number),
+        "PageSize": str(size),
+        "TotalCount": str(len(images)),
+        "Images": {
+            "Image": [
+                {
+                    "Architecture": image.architecture,
+                    "ComputeType": image.compute_type,
+                    "CreationTime": iso_time(image.created_at),
+                    "ImageId": image.image_id,
+                    "ImageName": image.image_name,
+                    "ImageOwnerAlias": "self",
+                    "ImageSize": _image_size(image),
+                    "ImageStorageSize": _image_size(image),
+                    "InstanceId": "",
+                    "OsVersion": image.os_version,
+                    "Platform": image.platform,
+                    "RegionId": image.target_region,
+                    "SnapshotId": "",
+                    "Status": image.status(now),
+                    "DiskDeviceMappings": _disk_mappings(image),
+                }
+                for image in shown
+            ]
+        },
+    }
+
+
+def delete_image(state: EmulatorState, params: Params) -> dict[str, Any]:
+    """DeleteImage: refused while the image is being exported."""
+    image = state.get_live(required(params, "ImageId"))
+    if image.export_state(state.now()) == "Exporting":
+        raise ApiError("IncorrectImageStatus", "The image is being exported and cannot be deleted.")
+    state.delete_image(image)
+    return {"Code": 0}
+
+
+def modify_image_attribute(state: EmulatorState, params: Params) -> dict[str, Any]:
+    """ModifyImageAttribute: rename an image."""
+    image = state.get_live(required(params, "ImageId"))
+    image.image_name = check_image_name(required(params, "ImageName"))
+    state.save(image)
+    return {"Code": 0}
+
+
+def export_image(state: EmulatorState, params: Params) -> dict[str, Any]:
+    """ExportImage: an Available image goes to Exporting; the URL is known at once."""
+    image_id = required(params, "ImageId")
+    bucket = required(params, "OSSBucket")
+    region = required(params, "OSSRegionId")
+    prefix = params.get("OSSPrefix", "")
+    if prefix:
+        check_oss_prefix(prefix)
+    image = state.get_live(image_id)
+    now = state.now()
+    if image.export_state(now) == "Exporting":
+        raise ApiError("OperationDenied.ImageExporting", "The image is already being exported.")
+    if image.status(now) != "Available":
+        raise ApiError("IncorrectImageStatus", "Only an Available image can be exported.")
+    if bucket in state.missing_buckets:
+        raise ApiError("OssBucket.NotFound", f"The specified OSS bucket {bucket} does not exist.", 404)
+    image.start_export(bucket, region, prefix, params.get("RoleName", ""), now)
+    state.save(image)
+    return {"ExportedImageURL": image.export_url()}
+
+
+def describe_export_image_status(state: EmulatorState, params: Params) -> dict[str, Any]:
+    """DescribeExportImageStatus: one image's export progress."""
+    image = state.get_live(required(params, "ImageId"))
+    return {"ImageExportStatus": image.export_state(state.now())}
+
+
+def describe_export_image_info(state: EmulatorState, params: Params) -> dict[str, Any]:
+    """DescribeExportImageInfo: integers for the counters and no Code, as in the SDK model."""
+    images = _filtered(state, params)
+    number, size, shown = _paged(images, params)
+    now = state.now()
+    entries = []
+    for image in shown:
+        export_status = image.export_state(now)
+        entries.append(
+            {
+                "Architecture": image.architecture,
+                "CreationTime": iso_time(image.created_at),
+                "ExportedImageURL": image.export_url() if export_status == "Exported" else "",
+                "ImageExportStatus": export_status,
+                "ImageId": image.image_id,
+                "ImageName": image.image_name,
+                "ImageOwnerAlias": "self",
+                "Platform": image.platform,
+            }
+        )
+    return {
+        "PageNumber": number,
+        "PageSize": size,
+        "TotalCount": len(images),
+        "Images": {"Image": entries},
+    }
+
+
+def describe_image_infos(state: EmulatorState, params: Params) -> dict[str, Any]:
+    """DescribeImageInfos: the fixed public catalogue, optionally filtered by OsType."""
+    return {"Code": 0, "Images": {"Image": public_images(params.get("OsType"))}}
+
+
+ACTIONS: dict[str, Handler] = {
+    "ImportImage": import_image,
+    "DescribeSelfImages": describe_self_images,
+    "DeleteImage": delete_image,
+    "ModifyImageAttribute": modify_image_attribute,
+    "ExportImage": export_image,
+    "DescribeExportImageStatus": describe_export_image_status,
+    "DescribeExportImageInfo": describe_export_image_info,
+    "DescribeImageInfos": describe_image_infos,
+}

@@ -1,0 +1,209 @@
+"""The emulator's world: images, credentials, declared-missing OSS objects, settings."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ens_image_operator.emulator.errors import image_not_found
+from ens_image_operator.emulator.images import PACK_FAILED, UPLOAD_FAILED, DiskSource, Image
+from ens_image_operator.emulator.store import SqliteStore
+
+# A request whose timestamp is further than this from the emulator's clock is refused, so a
+# nonce only has to be remembered for twice as long.
+TIMESTAMP_TOLERANCE = 15 * 60.0
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+@dataclass(frozen=True)
+class StsCredential:
+    """A temporary key: its secret, the token that must come with it and when it expires."""
+
+    secret: str
+    token: str
+    expires_at: float | None = None
+
+
+def _random_id(prefix: str, length: int = 24) -> str:
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+class EmulatorState:
+    """Everything the emulated ENS account holds; persisted when given a store."""
+
+    def __init__(
+        self,
+        *,
+        keys: Mapping[str, str],
+        step_seconds: float = 2.0,
+        sts_keys: Mapping[str, StsCredential] | None = None,
+        store: SqliteStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = dict(keys)
+        self.clock = clock
+        self.store = store
+        self.step_seconds = step_seconds
+        self.sts_duration_override: float | None = None
+        self.sts: dict[str, StsCredential] = dict(sts_keys or {})
+        self.images: dict[str, Image] = {}
+        self.missing_buckets: set[str] = set()
+        self.missing_objects: set[tuple[str, str]] = set()
+        self._seq = 0
+        self._nonces: dict[tuple[str, str], float] = {}
+        if store is not None:
+            self._load(store)
+
+    # --- persistence -----------------------------------------------------------------------
+    def _load(self, store: SqliteStore) -> None:
+        for image in store.load_images():
+            self.images[image.image_id] = image
+            self._seq = max(self._seq, image.seq)
+        settings = store.load_settings()
+        self.step_seconds = float(settings.get("stepSeconds", self.step_seconds))
+        override = settings.get("stsDurationSeconds")
+        self.sts_duration_override = None if override is None else float(override)
+        self.missing_buckets = set(settings.get("missingBuckets", []))
+        self.missing_objects = {(b, o) for b, o in settings.get("missingObjects", [])}
+        for key_id, cred in settings.get("sts", {}).items():
+            self.sts.setdefault(key_id, StsCredential(**cred))
+
+    def save(self, image: Image) -> None:
+        """Write one changed image through to the store."""
+        if self.store is not None:
+            self.store.put_image(image)
+
+    def _save_settings(self) -> None:
+        if self.store is None:
+            return
+        self.store.put_setting("stepSeconds", self.step_seconds)
+        self.store.put_setting("stsDurationSeconds", self.sts_duration_override)
+        self.store.put_setting("missingBuckets", sorted(self.missing_buckets))
+        self.store.put_setting("missingObjects", sorted(self.missing_objects))
+        self.store.put_setting(
+            "sts",
+            {
+                key_id: {"secret": c.secret, "token": c.token, "expires_at": c.expires_at}
+                for key_id, c in self.sts.items()
+            },
+        )
+
+    def close(self) -> None:
+        """Release the store, if any."""
+        if self.store is not None:
+            self.store.close()
+
+    # --- time and settings -----------------------------------------------------------------
+    def now(self) -> float:
+        """Wall-clock seconds, from the injectable clock."""
+        return self.clock()
+
+    def set_step_seconds(self, step_seconds: float) -> None:
+        """Step length of transitions that start from now on."""
+        self.step_seconds = step_seconds
+        self._save_settings()
+
+    def set_sts_duration(self, seconds: float | None) -> None:
+        """Lifetime of STS keys issued from now on; None honours the caller's DurationSeconds."""
+        self.sts_duration_override = seconds
+        self._save_settings()
+
+    # --- images ----------------------------------------------------------------------------
+    def live_images(self) -> list[Image]:
+        """Images not deleted, newest first."""
+        live = [image for image in self.images.values() if image.deleted_at is None]
+        return sorted(live, key=lambda image: image.seq, reverse=True)
+
+    def get_live(self, image_id: str) -> Image:
+        """The live image with this id, or ImageId.NotFound."""
+        image = self.images.get(image_id)
+        if image is None or image.deleted_at is not None:
+            raise image_not_found(image_id)
+        return image
+
+    def create_image(self, image_name: str, disks: list[DiskSource], **attributes: str) -> Image:
+        """Start importing a new image; it begins in Creating."""
+        now = self.now()
+        self._seq += 1
+        image = Image(
+            image_id=_random_id("m-"),
+            image_name=image_name,
+            created_at=now,
+            seq=self._seq,
+            step_seconds=self.step_seconds,
+            phase_since=now,
+            disks=disks,
+            **attributes,  # type: ignore[arg-type]
+        )
+        self._apply_missing(image, now)
+        self.images[image.image_id] = image
+        self.save(image)
+        return image
+
+    def delete_image(self, image: Image) -> None:
+        """Delete: the image disappears from the API but stays visible to the admin API."""
+        image.deleted_at = self.now()
+        self.save(image)
+
+    # --- declared-missing OSS objects ------------------------------------------------------
+    def declare_missing(self, buckets: list[str], objects: list[tuple[str, str]]) -> None:
+        """Make these buckets/objects absent; imports and exports that need them fail."""
+        self.missing_buckets.update(buckets)
+        self.missing_objects.update(objects)
+        now = self.now()
+        for image in self.live_images():
+            self._apply_missing(image, now)
+            if image.export_state(now) == "Exporting" and image.export_bucket in self.missing_buckets:
+                image.export_failed = True
+            self.save(image)
+        self._save_settings()
+
+    def clear_missing(self) -> None:
+        """Every bucket and object exists again (images that already failed stay failed)."""
+        self.missing_buckets.clear()
+        self.missing_objects.clear()
+        self._save_settings()
+
+    def _apply_missing(self, image: Image, now: float) -> None:
+        if any(disk.bucket in self.missing_buckets for disk in image.disks):
+            image.fail_later(UPLOAD_FAILED, now)
+        elif any((disk.bucket, disk.object) in self.missing_objects for disk in image.disks):
+            image.fail_later(PACK_FAILED, now)
+
+    # --- credentials -----------------------------------------------------------------------
+    def issue_sts(self, duration: float) -> tuple[str, StsCredential]:
+        """A fresh temporary key valid for ``duration`` seconds (or the configured override)."""
+        lifetime = self.sts_duration_override if self.sts_duration_override is not None else duration
+        key_id = _random_id("STS.", 20)
+        cred = StsCredential(
+            secret=secrets.token_urlsafe(24),
+            token=secrets.token_urlsafe(48),
+            expires_at=self.now() + lifetime,
+        )
+        self.sts[key_id] = cred
+        self._save_settings()
+        return key_id, cred
+
+    def remember_nonce(self, key_id: str, nonce: str, now: float) -> bool:
+        """Record a nonce; False when it was already used within the replay window."""
+        if len(self._nonces) > 10_000:
+            horizon = now - 2 * TIMESTAMP_TOLERANCE
+            self._nonces = {k: t for k, t in self._nonces.items() if t >= horizon}
+        if (key_id, nonce) in self._nonces:
+            return False
+        self._nonces[(key_id, nonce)] = now
+        return True
+
+    # --- reset -----------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget images and missing objects; keys, issued tokens and settings stay."""
+        self.images.clear()
+        self.missing_buckets.clear()
+        self.missing_objects.clear()
+        self._nonces.clear()
+        if self.store is not None:
+            self.store.clear_images()
+        self._save_settings()
