@@ -1,0 +1,32 @@
+"""An emulator on a background thread for each test, and its admin API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from alibabacloud_ens20171110.client import Client
+from sdk_setup import KEY_ID, KEY_SECRET, v3_client
+
+from ens_image_operator.emulator import RunningEmulator, emulator_thread
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    """A fresh emulator whose images stay where they are unless a test moves them."""
+    with emulator_thread(keys={KEY_ID: KEY_SECRET}, step_seconds=3600.0, seed=1) as emu:
+        yield emu
+
+
+@pytest.fixture
+def admin(emulator: RunningEmulator) -> Iterator[httpx.Client]:
+    """The emulator's unsigned admin API."""
+    with httpx.Client(base_url=emulator.admin_url, timeout=5.0) as client:
+        yield client
+
+
+@pytest.fixture
+def v3(emulator: RunningEmulator) -> Client:
+    """The current SDK (alibabacloud_ens20171110) with its default ACS3-HMAC-SHA256 signature."""
+    return v3_client(emulator)
