@@ -1,0 +1,158 @@
+"""The resource types the local Kubernetes API serves: built-in kinds plus those of loaded CRDs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+Json = dict[str, Any]
+
+_ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One served group/version/plural with what the API needs to know about it."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    singular: str = ""
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    status_subresource: bool = False
+    custom: bool = False
+    schema: Json | None = None
+    printer_columns: tuple[Json, ...] = ()
+    verbs: tuple[str, ...] = _ALL_VERBS
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_resource(self) -> str:
+        """``plural.group`` as the API server names it in messages."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def group_kind(self) -> str:
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.group, self.version, self.plural)
+
+    def status_schema(self) -> Json | None:
+        if self.schema is None:
+            return None
+        props: Json = self.schema.get("properties", {})
+        status: Json | None = props.get("status")
+        return status
+
+
+def _builtin(
+    group: str, version: str, plural: str, kind: str, namespaced: bool, short: tuple[str, ...] = ()
+) -> ResourceType:
+    return ResourceType(
+        group=group,
+        version=version,
+        plural=plural,
+        kind=kind,
+        namespaced=namespaced,
+        singular=kind.lower(),
+        short_names=short,
+    )
+
+
+BUILTINS: tuple[ResourceType, ...] = (
+    _builtin("", "v1", "namespaces", "Namespace", False, ("ns",)),
+    _builtin("", "v1", "secrets", "Secret", True),
+    _builtin("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
+    _builtin("", "v1", "events", "Event", True, ("ev",)),
+    _builtin("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
+    _builtin("events.k8s.io", "v1", "events", "Event", True, ("ev",)),
+    _builtin("coordination.k8s.io", "v1", "leases", "Lease", True),
+    _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
+             ("crd", "crds")),
+    # kopf's own peering kinds, so an operator started with peering finds them
+    _builtin("kopf.dev", "v1", "kopfpeerings", "KopfPeering", True),
+    _builtin("kopf.dev", "v1", "clusterkopfpeerings", "ClusterKopfPeering", False),
+)  # fmt: skip
+
+
+def from_crd(crd: Json) -> list[ResourceType]:
+    """The served versions of one CustomResourceDefinition (apiextensions.k8s.io/v1)."""
+    spec = crd["spec"]
+    names = spec["names"]
+    result: list[ResourceType] = []
+    for version in spec.get("versions", []):
+        if not version.get("served", True):
+            continue
+        schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        result.append(
+            ResourceType(
+                group=spec["group"],
+                version=version["name"],
+                plural=names["plural"],
+                kind=names["kind"],
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                singular=names.get("singular", names["kind"].lower()),
+                short_names=tuple(names.get("shortNames", ())),
+                categories=tuple(names.get("categories", ())),
+                status_subresource="status" in (version.get("subresources") or {}),
+                custom=True,
+                schema=schema,
+                printer_columns=tuple(version.get("additionalPrinterColumns", ())),
+            )
+        )
+    return result
+
+
+def read_crds(paths: Iterable[Path]) -> list[Json]:
+    """All CustomResourceDefinition documents in the given files or directories (``*.yaml``)."""
+    crds: list[Json] = []
+    for path in paths:
+        files = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
+        for file in files:
+            with file.open(encoding="utf-8") as stream:
+                for doc in yaml.safe_load_all(stream):
+                    if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                        crds.append(doc)
+    return crds
+
+
+@dataclass
+class Registry:
+    """Lookup of served resource types by group/version/plural and by kind."""
+
+    types: dict[tuple[str, str, str], ResourceType] = field(default_factory=dict)
+
+    def add(self, rtype: ResourceType) -> None:
+        self.types[rtype.key] = rtype
+
+    def remove_group_plural(self, group: str, plural: str) -> None:
+        for key in [k for k in self.types if k[0] == group and k[2] == plural]:
+            del self.types[key]
+
+    def get(self, group: str, version: str, plural: str) -> ResourceType | None:
+        return self.types.get((group, version, plural))
+
+    def __iter__(self) -> Iterator[ResourceType]:
+        return iter(list(self.types.values()))
+
+    def groups(self) -> dict[str, list[str]]:
+        """Group name -> served versions, core group excluded."""
+        result: dict[str, list[str]] = {}
+        for rtype in self:
+            if rtype.group:
+                versions = result.setdefault(rtype.group, [])
+                if rtype.version not in versions:
+                    versions.append(rtype.version)
+        return result

@@ -1,0 +1,120 @@
+"""Objects in memory, one global resourceVersion counter, and watch fan-out with history."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+Json = dict[str, Any]
+ResourceKey = tuple[str, str, str]
+ObjectKey = tuple[str, str]  # (namespace or "", name)
+
+
+class HistoryGone(Exception):
+    """A watch asked to resume from a resourceVersion older than the kept history (410 Gone)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change as a watch sends it."""
+
+    type: str
+    object: Json
+    revision: int
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One open watch stream: its backlog and the live queue it keeps reading."""
+
+    resource: ResourceKey
+    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+
+
+class Store:
+    """Stored objects per resource type. Stored dicts are never mutated, only replaced."""
+
+    def __init__(self, history: int = 50_000) -> None:
+        self._history_size = history
+        self.revision = 0
+        self._objects: dict[ResourceKey, dict[ObjectKey, Json]] = {}
+        self._history: dict[ResourceKey, deque[Event]] = {}
+        self._forgotten: dict[ResourceKey, int] = {}
+        self._watchers: dict[ResourceKey, set[Watcher]] = {}
+
+    def next_revision(self) -> int:
+        self.revision += 1
+        return self.revision
+
+    def get(self, resource: ResourceKey, namespace: str, name: str) -> Json | None:
+        return self._objects.get(resource, {}).get((namespace, name))
+
+    def items(self, resource: ResourceKey, namespace: str | None = None) -> list[Json]:
+        """Objects of one resource type, of one namespace or all, ordered by namespace and name."""
+        bucket = self._objects.get(resource, {})
+        keys = sorted(key for key in bucket if namespace is None or key[0] == namespace)
+        return [bucket[key] for key in keys]
+
+    def count(self, resource: ResourceKey) -> int:
+        return len(self._objects.get(resource, {}))
+
+    def resources(self) -> list[ResourceKey]:
+        return [key for key, bucket in self._objects.items() if bucket]
+
+    def write(self, resource: ResourceKey, obj: Json, event_type: str) -> Json:
+        """Store ``obj`` under a fresh resourceVersion and tell the watchers."""
+        revision = self.next_revision()
+        meta = dict(obj.get("metadata", {}))
+        meta["resourceVersion"] = str(revision)
+        stored = {**obj, "metadata": meta}
+        key = (meta.get("namespace", ""), meta["name"])
+        self._objects.setdefault(resource, {})[key] = stored
+        self._publish(resource, Event(event_type, stored, revision))
+        return stored
+
+    def remove(self, resource: ResourceKey, obj: Json) -> Json:
+        """Forget ``obj``; watchers see DELETED with a fresh resourceVersion."""
+        revision = self.next_revision()
+        meta = dict(obj.get("metadata", {}))
+        meta["resourceVersion"] = str(revision)
+        final = {**obj, "metadata": meta}
+        self._objects.get(resource, {}).pop((meta.get("namespace", ""), meta["name"]), None)
+        self._publish(resource, Event("DELETED", final, revision))
+        return final
+
+    def _publish(self, resource: ResourceKey, event: Event) -> None:
+        history = self._history.setdefault(resource, deque())
+        history.append(event)
+        if len(history) > self._history_size:
+            self._forgotten[resource] = history.popleft().revision
+        for watcher in self._watchers.get(resource, ()):
+            watcher.queue.put_nowait(event)
+
+    def subscribe(self, resource: ResourceKey, since: int | None) -> tuple[Watcher, list[Event]]:
+        """Open a watch: the backlog (synthetic ADDED, or history newer than ``since``) + live queue."""
+        if since is None:
+            backlog = [
+                Event("ADDED", obj, int(obj["metadata"]["resourceVersion"]))
+                for obj in self._objects.get(resource, {}).values()
+            ]
+        else:
+            if since < self._forgotten.get(resource, 0):
+                raise HistoryGone(since)
+            backlog = [event for event in self._history.get(resource, ()) if event.revision > since]
+        watcher = Watcher(resource)
+        self._watchers.setdefault(resource, set()).add(watcher)
+        return watcher, backlog
+
+    def unsubscribe(self, watcher: Watcher) -> None:
+        self._watchers.get(watcher.resource, set()).discard(watcher)
+
+    def watcher_count(self) -> int:
+        return sum(len(watchers) for watchers in self._watchers.values())
+
+    def clear(self, keep: set[ResourceKey] | None = None) -> None:
+        """Drop every object (except those of ``keep`` resource types) without watch events."""
+        for resource in list(self._objects):
+            if keep is None or resource not in keep:
+                self._objects[resource] = {}
