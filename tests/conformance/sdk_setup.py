@@ -8,13 +8,16 @@ from typing import Any
 import httpx
 from alibabacloud_ens20171110 import models as ens
 from alibabacloud_ens20171110.client import Client
+from alibabacloud_tea_openapi.utils import Utils
 from alibabacloud_tea_openapi.utils_models import Config
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
+from darabonba.request import DaraRequest
 
 from ens_image_operator.emulator import RunningEmulator
 
 KEY_ID, KEY_SECRET = "testid", "testsecret"
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 def v3_client(emulator: RunningEmulator, **overrides: Any) -> Client:
@@ -59,3 +62,27 @@ def import_request(name: str = "ubuntu-22-golden", **overrides: Any) -> ens.Impo
 def force_status(admin: httpx.Client, image_id: str, **fields: str) -> None:
     """Push an image to a status (or ExportStatus) through the admin API."""
     admin.post(f"/images/{image_id}", json=fields).raise_for_status()
+
+
+def sdk_signed_headers(
+    emulator: RunningEmulator,
+    action: str,
+    query: dict[str, str],
+    *,
+    secret: str = KEY_SECRET,
+    date: str | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """Headers of a V3 request signed by the SDK's own signer function, for hand-made requests."""
+    request = DaraRequest()
+    request.method, request.pathname, request.query = "POST", "/", dict(query)
+    request.headers = {
+        "host": emulator.endpoint,
+        "x-acs-action": action,
+        "x-acs-version": "2017-11-10",
+        "x-acs-date": date or Utils.get_timestamp(),
+        "x-acs-signature-nonce": nonce or Utils.get_nonce(),
+        "x-acs-content-sha256": EMPTY_SHA256,
+    }
+    authorization = Utils.get_authorization(request, "ACS3-HMAC-SHA256", EMPTY_SHA256, KEY_ID, secret)
+    return {**request.headers, "Authorization": authorization}
