@@ -99,13 +99,18 @@ class Toolset:
             check=False,
         )
 
-    def template(self, values: Mapping[str, Any] | None = None, *flags: str) -> list[dict[str, Any]]:
-        """Render the chart (release ``ens`` in namespace ``ens-system``) and parse every document."""
-        key = json.dumps([values, flags], sort_keys=True)
+    def template(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *flags: str,
+        release: str = "ens",
+        namespace: str = "ens-system",
+    ) -> list[dict[str, Any]]:
+        """Render the chart and parse every document (cached per arguments)."""
+        key = json.dumps([values, flags, release, namespace], sort_keys=True)
         if key not in self._renders:
-            done = self.helm(
-                "template", "ens", str(CHART), "--namespace", "ens-system", *flags, values=values
-            )
+            args = ["template", release, str(CHART), "--namespace", namespace, *flags]
+            done = self.helm(*args, values=values)
             assert done.returncode == 0, f"{self.label} helm template failed:\n{done.stderr}"
             self._renders[key] = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
         return self._renders[key]
