@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+_EPSILON = 1e-6
+_MIN_WAIT = 1e-3
+
 
 def _loop_time() -> float:
     return asyncio.get_running_loop().time()
@@ -87,7 +90,7 @@ class RateLimiter:
                     self._updated = max(self._updated or now, self._paused_until)
                     continue
                 self._refill(now)
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if self._tokens >= 1.0 - _EPSILON:  # float sums of refills land just short of 1
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return
-                await self._sleep((1.0 - self._tokens) / self.rate(now))
+                await self._sleep(max(_MIN_WAIT, (1.0 - self._tokens) / self.rate(now)))
