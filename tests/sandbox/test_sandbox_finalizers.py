@@ -1,0 +1,61 @@
+"""Deletion as the API server does it: finalizers hold it, deletionTimestamp sticks."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Gadgets, wait_gone
+from kubernetes.client.exceptions import ApiException
+
+FINALIZER = "sandbox-test.image-operator.io/hold"
+
+
+def _held(gadgets: Gadgets, name: str) -> None:
+    body = gadgets.body(name)
+    body["metadata"]["finalizers"] = [FINALIZER]
+    gadgets.create(body)
+
+
+def test_delete_without_finalizers_removes_the_object(gadgets: Gadgets) -> None:
+    gadgets.make("g1")
+    gadgets.delete("g1")
+    assert wait_gone(lambda: gadgets.get("g1"))
+
+
+def test_delete_with_a_finalizer_only_marks_the_object(gadgets: Gadgets) -> None:
+    _held(gadgets, "g1")
+    gadgets.delete("g1")
+    still = gadgets.get("g1")
+    assert still["metadata"]["deletionTimestamp"]
+    assert still["metadata"]["finalizers"] == [FINALIZER]
+
+
+def test_removing_the_last_finalizer_completes_the_deletion(gadgets: Gadgets) -> None:
+    _held(gadgets, "g1")
+    gadgets.delete("g1")
+    gadgets.patch("g1", {"metadata": {"finalizers": None}})
+    assert wait_gone(lambda: gadgets.get("g1"))
+
+
+def test_deletion_timestamp_cannot_be_unset(gadgets: Gadgets) -> None:
+    _held(gadgets, "g1")
+    gadgets.delete("g1")
+    try:
+        gadgets.patch("g1", {"metadata": {"deletionTimestamp": None}})
+    except ApiException as error:
+        assert error.status == 422  # a refusal is as good as ignoring it
+    assert gadgets.get("g1")["metadata"]["deletionTimestamp"]
+
+
+def test_no_new_finalizer_can_be_added_to_a_deleting_object(gadgets: Gadgets) -> None:
+    _held(gadgets, "g1")
+    gadgets.delete("g1")
+    with pytest.raises(ApiException) as raised:
+        gadgets.patch("g1", {"metadata": {"finalizers": [FINALIZER, "example.com/another"]}})
+    assert raised.value.status == 422
+    assert "metadata.finalizers" in raised.value.body
+
+
+def test_a_deleting_object_can_still_be_updated(gadgets: Gadgets) -> None:
+    _held(gadgets, "g1")
+    gadgets.delete("g1")
+    assert gadgets.patch_status("g1", {"status": {"phase": "Done"}})["status"]["phase"] == "Done"
