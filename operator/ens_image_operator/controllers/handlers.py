@@ -1,0 +1,236 @@
+"""kopf glue: a few lines per handler; the decisions live in ``reconcile/``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from ens_image_operator import GROUP
+from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE_EXPORT, Kind
+from ens_image_operator.controllers import drift
+from ens_image_operator.controllers.runtime import KubeHandle, Runtime, utc_now
+from ens_image_operator.metrics import record_error
+from ens_image_operator.reconcile.conditions import State, is_ready
+from ens_image_operator.reconcile.export import ImageRefState
+from ens_image_operator.reconcile.loop import Outcome, finish, should_poll
+from ens_image_operator.reconcile.ports import Cloud, ObjectView
+from ens_image_operator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FINALIZER = f"{GROUP}/finalizer"
+RETRY_REASONS = frozenset({"Retrying", "Throttled"})
+
+
+def configure_kopf(settings: kopf.OperatorSettings) -> None:
+    """Everything kopf writes on our objects goes under our own prefix."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING  # our own events say what happens; kopf's logs stay logs
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+
+
+def _runtime(memo: Any) -> Runtime:
+    runtime: Runtime = memo.runtime
+    return runtime
+
+
+def _credentials_ref(view: ObjectView) -> str | None:
+    ref = view.spec.get("credentialsRef")
+    return str(ref["name"]) if isinstance(ref, Mapping) and ref.get("name") else None
+
+
+def _cloud_factory(runtime: Runtime, view: ObjectView) -> Any:
+    async def factory() -> Cloud:
+        return await runtime.scopes.cloud_for(view.namespace, _credentials_ref(view))
+
+    return factory
+
+
+def _loop_now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _after_pass(runtime: Runtime, kind: Kind, view: ObjectView, outcome: Outcome) -> None:
+    """Schedule the next attempt: jittered backoff after a failure, the outcome's delay otherwise."""
+    if outcome.verdict.reason in RETRY_REASONS:
+        runtime.backoffs.failed(view.uid, _loop_now())
+        record_error(kind.kind, outcome.verdict.reason)
+        return
+    runtime.backoffs.succeeded(view.uid)
+    if outcome.verdict.state is State.STALLED:
+        record_error(kind.kind, outcome.verdict.reason)
+    if outcome.requeue and outcome.requeue > runtime.settings.fast_poll_interval:
+        runtime.backoffs.defer(view.uid, _loop_now() + outcome.requeue)
+
+
+async def image_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
+    """One reconcile pass of an EnsImage."""
+    view = ObjectView.from_body(body)
+    if view.deleting:
+        return
+    async with runtime.lock(view.uid):
+        if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
+            return
+        handle = KubeHandle(runtime.kube, ENS_IMAGE, body)
+        now = utc_now()
+        outcome = await runtime.images.reconcile(view, handle, _cloud_factory(runtime, view), now)
+        await finish(view, handle, outcome, now)
+        _after_pass(runtime, ENS_IMAGE, view, outcome)
+
+
+async def export_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
+    """One reconcile pass of an EnsImageExport."""
+    view = ObjectView.from_body(body)
+    if view.deleting:
+        return
+    async with runtime.lock(view.uid):
+        if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
+            return
+        handle = KubeHandle(runtime.kube, ENS_IMAGE_EXPORT, body)
+        now = utc_now()
+
+        async def lookup(namespace: str, name: str) -> ImageRefState | None:
+            image = await runtime.kube.get(ENS_IMAGE, namespace, name)
+            if image is None:
+                return None
+            status = image.get("status") or {}
+            return ImageRefState(status.get("imageId"), is_ready(status.get("conditions")))
+
+        outcome = await runtime.exports.reconcile(view, handle, _cloud_factory(runtime, view), lookup, now)
+        await finish(view, handle, outcome, now)
+        _after_pass(runtime, ENS_IMAGE_EXPORT, view, outcome)
+
+
+async def catalog_pass(runtime: Runtime, body: Mapping[str, Any]) -> None:
+    """One pass of an EnsImageCatalog (refreshes only when due)."""
+    view = ObjectView.from_body(body)
+    if view.deleting:
+        return
+    async with runtime.lock(view.uid):
+        if runtime.backoffs.waiting(view.uid, _loop_now()):
+            return
+        now = utc_now()
+        outcome = await runtime.catalogs.reconcile(view, _cloud_factory(runtime, view), now)
+        if outcome is None:
+            return
+        handle = KubeHandle(runtime.kube, ENS_IMAGE_CATALOG, body)
+        await finish(view, handle, outcome, now)
+        _after_pass(runtime, ENS_IMAGE_CATALOG, view, outcome)
+
+
+def _poll_filter(body: Mapping[str, Any], **_: Any) -> bool:
+    return should_poll(ObjectView.from_body(body))
+
+
+def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factory: Any) -> None:
+    """Register every handler on ``registry``; intervals come from ``settings``."""
+    image = (ENS_IMAGE.group, ENS_IMAGE.version, ENS_IMAGE.plural)
+    export = (ENS_IMAGE_EXPORT.group, ENS_IMAGE_EXPORT.version, ENS_IMAGE_EXPORT.plural)
+    catalog = (ENS_IMAGE_CATALOG.group, ENS_IMAGE_CATALOG.version, ENS_IMAGE_CATALOG.plural)
+    fast = settings.fast_poll_interval
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
+        return info
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
+        configure_kopf(settings)
+        runtime: Runtime = await runtime_factory()
+        runtime.indexes.update({name: kwargs[name] for name in drift.INDEX_IDS if name in kwargs})
+        memo.runtime = runtime
+        memo.background = asyncio.create_task(drift.run(runtime, image_pass), name="drift-check")
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(memo: Any, **_: Any) -> None:
+        task = getattr(memo, "background", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        runtime = getattr(memo, "runtime", None)
+        if runtime is not None:
+            await runtime.scopes.aclose()
+            await runtime.kube.aclose()
+
+    # --- indexes: small, per object; read by the drift checker and the metrics ----------------
+
+    @kopf.index(*image, id="ensimage_index", registry=registry)
+    def image_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {(namespace, name): drift.image_entry(ObjectView.from_body(body))}
+
+    @kopf.index(*export, id="ensimageexport_index", registry=registry)
+    def export_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {(namespace, name): drift.export_entry(ObjectView.from_body(body))}
+
+    @kopf.index(*catalog, id="ensimagecatalog_index", registry=registry)
+    def catalog_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+        return {(namespace, name): drift.ready_of(ObjectView.from_body(body))}
+
+    # --- EnsImage ----------------------------------------------------------------------------
+
+    @kopf.on.resume(*image, registry=registry)
+    @kopf.on.create(*image, registry=registry)
+    @kopf.on.update(*image, registry=registry)
+    async def image_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await image_pass(_runtime(memo), body, force=True)
+
+    @kopf.timer(*image, interval=fast, when=_poll_filter, registry=registry)
+    async def image_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await image_pass(_runtime(memo), body)
+
+    @kopf.on.delete(*image, registry=registry)
+    async def image_deleted(body: kopf.Body, memo: Any, **_: Any) -> None:
+        runtime = _runtime(memo)
+        view = ObjectView.from_body(body)
+        async with runtime.lock(view.uid):
+            handle = KubeHandle(runtime.kube, ENS_IMAGE, body)
+            now = utc_now()
+
+            async def running_exports(view: ObjectView, image_id: str | None) -> list[str]:
+                return drift.running_exports(runtime, view, image_id)
+
+            result = await runtime.images.delete(
+                view, handle, _cloud_factory(runtime, view), running_exports, now
+            )
+            if result.outcome is not None:
+                await finish(view, handle, result.outcome, now)
+        if not result.done:
+            message = result.outcome.verdict.message if result.outcome else "deletion in progress"
+            raise kopf.TemporaryError(message, delay=result.retry_after or fast)
+        runtime.backoffs.succeeded(view.uid)
+
+    # --- EnsImageExport ----------------------------------------------------------------------
+
+    @kopf.on.resume(*export, registry=registry)
+    @kopf.on.create(*export, registry=registry)
+    @kopf.on.update(*export, registry=registry)
+    async def export_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await export_pass(_runtime(memo), body, force=True)
+
+    @kopf.timer(*export, interval=fast, when=_poll_filter, registry=registry)
+    async def export_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await export_pass(_runtime(memo), body)
+
+    # --- EnsImageCatalog: few objects, each with its own timer checking whether a refresh is due --
+
+    @kopf.on.resume(*catalog, registry=registry)
+    @kopf.on.create(*catalog, registry=registry)
+    @kopf.on.update(*catalog, registry=registry)
+    async def catalog_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await catalog_pass(_runtime(memo), body)
+
+    @kopf.timer(*catalog, interval=fast, registry=registry)
+    async def catalog_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await catalog_pass(_runtime(memo), body)

@@ -1,0 +1,80 @@
+"""Assemble and run the operator: registry, runtime, kopf in-process."""
+
+from __future__ import annotations
+
+import kopf
+
+from ens_image_operator.controllers.handlers import register
+from ens_image_operator.controllers.kube import Connection, KubeApi
+from ens_image_operator.controllers.runtime import Runtime
+from ens_image_operator.credentials_scope import CredentialScopes
+from ens_image_operator.ens.client import EnsClient
+from ens_image_operator.ens.credentials import CredentialsProvider, default_chain
+from ens_image_operator.ens.ratelimit import RateLimiter
+from ens_image_operator.metrics import record_call, serve
+from ens_image_operator.reconcile.catalog import CatalogReconciler
+from ens_image_operator.reconcile.export import ExportReconciler
+from ens_image_operator.reconcile.image import ImageReconciler
+from ens_image_operator.reconcile.timing import Backoffs, Intervals
+from ens_image_operator.settings import Settings
+
+
+def build_runtime(settings: Settings, kube: KubeApi) -> Runtime:
+    """The process-wide state: one rate limiter shared by every ENS client."""
+    limiter = RateLimiter(qps=settings.qps, burst=max(1, int(settings.qps)))
+
+    def make_client(credentials: CredentialsProvider) -> EnsClient:
+        return EnsClient(
+            credentials,
+            endpoint=settings.endpoint,
+            limiter=limiter,
+            timeout=settings.request_timeout,
+            max_attempts=settings.max_attempts,
+            retry_deadline=settings.retry_deadline,
+            on_call=record_call,
+        )
+
+    intervals = Intervals(fast=settings.fast_poll_interval, slow=settings.slow_poll_interval)
+    scopes = CredentialScopes(
+        kube.read_secret,
+        make_client,
+        default_chain(settings.sts_endpoint),
+        default_secret_name=settings.default_secret_name,
+        # Slightly under one poll period: every timer of a cycle shares one listing.
+        snapshot_max_age=settings.fast_poll_interval * 0.8,
+    )
+    return Runtime(
+        settings=settings,
+        kube=kube,
+        scopes=scopes,
+        images=ImageReconciler(
+            intervals,
+            import_timeout=settings.import_timeout,
+            delete_wait_timeout=settings.delete_wait_timeout,
+        ),
+        exports=ExportReconciler(intervals, export_timeout=settings.export_timeout),
+        catalogs=CatalogReconciler(intervals),
+        backoffs=Backoffs(base=settings.fast_poll_interval, cap=max(60.0, settings.fast_poll_interval)),
+    )
+
+
+async def run_operator(settings: Settings, *, priority: int) -> None:
+    """Run until SIGTERM/SIGINT: standalone unless settings.peering names a peering object."""
+    registry = kopf.OperatorRegistry()
+
+    async def runtime_factory() -> Runtime:
+        serve(settings.metrics_port)
+        return build_runtime(settings, KubeApi(Connection.load()))
+
+    register(registry, settings, runtime_factory)
+    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    await kopf.operator(
+        registry=registry,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        standalone=not settings.peering,
+        peering_name=settings.peering or None,
+        priority=priority,
+        liveness_endpoint=liveness,
+        memo=kopf.Memo(),
+    )

@@ -1,0 +1,76 @@
+"""Everything the handlers share: settings, clients, reconcilers, per-object locks and schedules."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ens_image_operator.api.kinds import Kind
+from ens_image_operator.controllers.kube import KubeApi
+from ens_image_operator.credentials_scope import CredentialScopes
+from ens_image_operator.reconcile.catalog import CatalogReconciler
+from ens_image_operator.reconcile.export import ExportReconciler
+from ens_image_operator.reconcile.image import ImageReconciler
+from ens_image_operator.reconcile.ports import EventType
+from ens_image_operator.reconcile.timing import Backoffs
+from ens_image_operator.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """The operator's process-wide state, kept in kopf's memo."""
+
+    settings: Settings
+    kube: KubeApi
+    scopes: CredentialScopes
+    images: ImageReconciler
+    exports: ExportReconciler
+    catalogs: CatalogReconciler
+    backoffs: Backoffs
+    # kopf indexes, captured from the startup handler: live views kopf keeps up to date.
+    indexes: dict[str, Any] = field(default_factory=dict)
+    _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        """The lock serialising passes over one object (handler and timer may fire together)."""
+        lock = self._locks.get(uid)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[uid] = lock
+        return lock
+
+
+class KubeHandle:
+    """An :class:`~ens_image_operator.reconcile.ports.ObjectHandle` over the Kubernetes API and kopf."""
+
+    def __init__(self, kube: KubeApi, kind: Kind, body: Mapping[str, Any]) -> None:
+        self._kube = kube
+        self._kind = kind
+        self._body = body
+        metadata = body.get("metadata") or {}
+        self.namespace = str(metadata.get("namespace") or "")
+        self.name = str(metadata.get("name") or "")
+
+    async def patch_status(self, patch: Mapping[str, Any]) -> None:
+        await self._kube.patch_status(self._kind, self.namespace, self.name, patch)
+
+    async def fresh_status(self) -> dict[str, Any]:
+        body = await self._kube.get(self._kind, self.namespace, self.name)
+        status: dict[str, Any] = (body or {}).get("status") or {}
+        return status
+
+    def event(self, type_: EventType, reason: str, message: str) -> None:
+        import kopf
+
+        body: Any = self._body  # kopf reads only metadata, apiVersion and kind of it
+        kopf.event(body, type=type_, reason=reason, message=message)

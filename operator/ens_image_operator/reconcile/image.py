@@ -1,0 +1,368 @@
+"""EnsImage: import from OSS (crash-safe), adopt by id, follow the image's status, delete per policy."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from pydantic import ValidationError
+
+from ens_image_operator.api.image import IMAGE_NAME_PATTERN, EnsImageSpec, EnsImageStatus
+from ens_image_operator.ens.errors import EnsError, NotFound
+from ens_image_operator.ens.models import DiskDeviceMapping, ImportImageRequest, SelfImage
+from ens_image_operator.reconcile.conditions import State, Verdict, parse_time, rfc3339, stalled_at
+from ens_image_operator.reconcile.failures import (
+    RECHECKED_STALL_REASONS,
+    CredentialsProblem,
+    is_terminal,
+    verdict_for,
+)
+from ens_image_operator.reconcile.loop import Outcome, is_paused, paused_outcome
+from ens_image_operator.reconcile.ports import Cloud, CloudFactory, ObjectHandle, ObjectView
+from ens_image_operator.reconcile.timing import Intervals
+
+log = logging.getLogger(__name__)
+
+AVAILABLE = "Available"
+FAILED_STATUSES = frozenset({"Pack_failed", "Upload_failed"})
+# An image found by name counts as ours only if ENS created it after our intent (minus clock skew):
+# an older image that merely shares the name belongs to someone else.
+CLOCK_SKEW = timedelta(minutes=5)
+# How long an image we just imported may stay invisible to DescribeSelfImages before we call it gone.
+VISIBILITY_GRACE = timedelta(minutes=2)
+
+_IMAGE_NAME = re.compile(IMAGE_NAME_PATTERN)
+
+
+class ImportStep(Enum):
+    """The crash-safe import decision, from what the status recorded."""
+
+    OBSERVE = "observe"  # the image id is known: follow the image
+    RECOVER = "recover"  # an import was started but its id never recorded: find it by name first
+    IMPORT = "import"  # nothing recorded yet: record the intent, then call ImportImage
+
+
+def import_step(status: EnsImageStatus) -> ImportStep:
+    """What to do next for an imported image, given only what the status recorded."""
+    if status.image_id:
+        return ImportStep.OBSERVE
+    if status.import_started_at:
+        return ImportStep.RECOVER
+    return ImportStep.IMPORT
+
+
+def pick_recovered(candidates: Iterable[SelfImage], name: str, intent: datetime | None) -> SelfImage | None:
+    """The image our interrupted import created: exact name, created no earlier than the intent.
+
+    DescribeSelfImages filters names fuzzily, so names are compared exactly here. An image whose
+    creation time cannot be read is accepted: importing a second time is the worse mistake.
+    """
+    matches = []
+    for image in candidates:
+        if image.image_name != name:
+            continue
+        created = parse_time(image.creation_time)
+        if intent is not None and created is not None and created < intent - CLOCK_SKEW:
+            continue
+        matches.append(image)
+    matches.sort(key=lambda image: image.creation_time or "")
+    return matches[0] if matches else None
+
+
+def image_name(spec: EnsImageSpec, view: ObjectView) -> str:
+    """The name in ENS: spec.imageName, else the object's name."""
+    return spec.image_name or view.name
+
+
+def deletion_policy(spec: EnsImageSpec) -> str:
+    """Delete for imported images, Retain for adopted ones, unless the spec says otherwise."""
+    if spec.deletion_policy:
+        return spec.deletion_policy
+    return "Retain" if spec.image_id else "Delete"
+
+
+def import_request(spec: EnsImageSpec, name: str) -> ImportImageRequest:
+    """The ImportImage parameters for this spec."""
+    assert spec.source is not None
+    oss = spec.source.oss
+    return ImportImageRequest(
+        image_name=name,
+        os_type=spec.os_type,
+        architecture=spec.architecture,
+        image_format=spec.image_format,
+        compute_type=spec.compute_type,
+        oss_bucket=oss.bucket,
+        oss_object=oss.object,
+        oss_region=oss.region,
+        platform=spec.platform,
+        os_version=spec.os_version,
+        license_type=spec.license_type,
+        target_oss_region_id=spec.target_oss_region_id,
+        disk_device_mapping=[
+            DiskDeviceMapping(oss_bucket=disk.bucket, oss_object=disk.object, oss_region=disk.region)
+            for disk in spec.data_disks or []
+        ],
+    )
+
+
+def observed_fields(image: SelfImage) -> dict[str, object]:
+    """Status fields copied from what ENS reports about the image."""
+    return {
+        "imageId": image.image_id,
+        "imageStatus": image.status,
+        "imageSize": str(image.image_size) if image.image_size is not None else None,
+        "architecture": image.architecture,
+        "platform": image.platform,
+        "osVersion": image.os_version,
+        "creationTime": image.creation_time,
+    }
+
+
+def image_verdict(image: SelfImage, *, adopted: bool) -> Verdict:
+    """Ready when Available, Stalled when the import failed, else still importing."""
+    status = image.status or "Unknown"
+    if status == AVAILABLE:
+        return Verdict(State.READY, "Available", f"image {image.image_id} is Available")
+    if status in FAILED_STATUSES:
+        return Verdict(State.STALLED, "ImportFailed", f"image {image.image_id} is {status}")
+    if adopted:
+        return Verdict(State.PROGRESSING, "WaitingForImage", f"image {image.image_id} is {status}")
+    return Verdict(State.PROGRESSING, "Importing", f"image {image.image_id} is {status}")
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """Whether the finalizer may go, and what to show meanwhile."""
+
+    done: bool
+    outcome: Outcome | None = None
+    retry_after: float | None = None
+
+
+RunningExports = Callable[[ObjectView, str | None], Awaitable[list[str]]]
+
+
+class ImageReconciler:
+    """The EnsImage driver: observe / create (import) / delete, plus adopt."""
+
+    def __init__(self, intervals: Intervals, *, import_timeout: float, delete_wait_timeout: float) -> None:
+        self.intervals = intervals
+        self.import_timeout = import_timeout
+        self.delete_wait_timeout = delete_wait_timeout
+
+    # --- the reconcile pass ------------------------------------------------------------------
+
+    async def reconcile(
+        self, view: ObjectView, handle: ObjectHandle, cloud_factory: CloudFactory, now: datetime
+    ) -> Outcome:
+        """One pass for a live (not deleting) EnsImage."""
+        if is_paused(view):
+            return paused_outcome()
+        try:
+            spec = EnsImageSpec.model_validate(view.spec)
+        except ValidationError as error:
+            return Outcome(Verdict(State.STALLED, "InvalidSpec", _first_error(error)))
+        stalled = stalled_at(view.status.get("conditions"), view.generation)
+        if stalled is not None and stalled not in RECHECKED_STALL_REASONS:
+            return Outcome(_unchanged_stall(view))
+        try:
+            cloud = await cloud_factory()
+        except CredentialsProblem as problem:
+            return Outcome(verdict_for(problem, doing="loading credentials"), requeue=self._recheck())
+        status = EnsImageStatus.model_validate(view.status)
+        try:
+            if spec.image_id:
+                return await self._adopt(spec.image_id, cloud)
+            return await self._imported(view, spec, status, handle, cloud, now)
+        except EnsError as error:
+            return self._failed(error, "ENS", cloud)
+
+    async def _adopt(self, image_id: str, cloud: Cloud) -> Outcome:
+        image = (await cloud.snapshots.self_images()).get(image_id)
+        if image is None:
+            return Outcome(
+                Verdict(State.STALLED, "NotFound", f"image {image_id} does not exist in ENS ({cloud.source})")
+            )
+        verdict = image_verdict(image, adopted=True)
+        return Outcome(verdict, observed_fields(image), self._requeue(verdict))
+
+    async def _imported(
+        self,
+        view: ObjectView,
+        spec: EnsImageSpec,
+        status: EnsImageStatus,
+        handle: ObjectHandle,
+        cloud: Cloud,
+        now: datetime,
+    ) -> Outcome:
+        name = image_name(spec, view)
+        if not _IMAGE_NAME.match(name):
+            return Outcome(
+                Verdict(
+                    State.STALLED,
+                    "InvalidImageName",
+                    f"{name!r} is not a valid ENS image name: set spec.imageName "
+                    "(2-128 characters, starting with a letter)",
+                )
+            )
+        step = import_step(status)
+        if step is ImportStep.IMPORT:
+            # Another pass may have recorded an intent since this object was read: check the source.
+            status = EnsImageStatus.model_validate(await handle.fresh_status())
+            step = import_step(status)
+        if step is ImportStep.OBSERVE:
+            assert status.image_id is not None
+            return await self._follow(status.image_id, status, cloud, now)
+        if step is ImportStep.RECOVER:
+            found = await self._recover(name, status, cloud)
+            if found is not None:
+                await handle.patch_status({"imageId": found.image_id, "imageName": name})
+                handle.event("Normal", "Recovered", f"found image {found.image_id} of an interrupted import")
+                verdict = image_verdict(found, adopted=False)
+                return Outcome(verdict, observed_fields(found), self._requeue(verdict))
+        return await self._import(name, spec, handle, cloud, now)
+
+    async def _recover(self, name: str, status: EnsImageStatus, cloud: Cloud) -> SelfImage | None:
+        candidates = [image async for image in cloud.client.iter_self_images(image_name=name)]
+        return pick_recovered(candidates, name, parse_time(status.import_started_at))
+
+    async def _import(
+        self, name: str, spec: EnsImageSpec, handle: ObjectHandle, cloud: Cloud, now: datetime
+    ) -> Outcome:
+        # The intent goes to the API server before the call: if we die during ImportImage, the next
+        # pass looks for the image by name instead of importing it a second time.
+        await handle.patch_status({"importStartedAt": rfc3339(now), "imageName": name, "imageId": None})
+        handle.event("Normal", "Importing", f"importing image {name}")
+        try:
+            image_id = await cloud.client.import_image(import_request(spec, name))
+        except EnsError as error:
+            if is_terminal(error):
+                # Refused outright: nothing was created, so a later spec may import afresh.
+                await handle.patch_status({"importStartedAt": None})
+            return self._failed(error, "ImportImage", cloud)
+        await handle.patch_status({"imageId": image_id})
+        cloud.snapshots.invalidate()
+        verdict = Verdict(State.PROGRESSING, "Importing", f"image {image_id} is being imported")
+        return Outcome(verdict, {"imageId": image_id, "imageStatus": "Creating"}, self.intervals.fast)
+
+    async def _follow(self, image_id: str, status: EnsImageStatus, cloud: Cloud, now: datetime) -> Outcome:
+        image = (await cloud.snapshots.self_images()).get(image_id)
+        started = parse_time(status.import_started_at)
+        if image is None:
+            if started is not None and now - started < VISIBILITY_GRACE:
+                verdict = Verdict(State.PROGRESSING, "Importing", f"waiting for image {image_id} to appear")
+                return Outcome(verdict, requeue=self.intervals.fast)
+            return Outcome(
+                Verdict(
+                    State.STALLED,
+                    "NotFound",
+                    f"image {image_id} no longer exists in ENS: delete this EnsImage and create it again",
+                )
+            )
+        verdict = image_verdict(image, adopted=False)
+        if (
+            verdict.state is State.PROGRESSING
+            and started is not None
+            and (now - started).total_seconds() > self.import_timeout
+        ):
+            verdict = Verdict(
+                State.STALLED,
+                "ImportTimeout",
+                f"image {image_id} is still {image.status} after {int(self.import_timeout)}s",
+            )
+        return Outcome(verdict, observed_fields(image), self._requeue(verdict))
+
+    # --- deletion ----------------------------------------------------------------------------
+
+    async def delete(
+        self,
+        view: ObjectView,
+        handle: ObjectHandle,
+        cloud_factory: CloudFactory,
+        running_exports: RunningExports,
+        now: datetime,
+    ) -> DeleteResult:
+        """One pass of deleting an EnsImage; ``done`` means the finalizer may be removed."""
+        try:
+            spec = EnsImageSpec.model_validate(view.spec)
+        except ValidationError:
+            return DeleteResult(done=True)  # never managed anything: nothing to clean up
+        if deletion_policy(spec) == "Retain":
+            handle.event("Normal", "Retained", "deletionPolicy is Retain: the ENS image is kept")
+            return DeleteResult(done=True)
+        if is_paused(view):
+            return DeleteResult(False, paused_outcome(), self.intervals.credentials_recheck)
+        status = EnsImageStatus.model_validate(view.status)
+        if not status.image_id and not status.import_started_at:
+            return DeleteResult(done=True)  # nothing was ever imported
+        try:
+            cloud = await cloud_factory()
+        except CredentialsProblem as problem:
+            verdict = verdict_for(problem, doing="loading credentials")
+            return DeleteResult(False, Outcome(verdict), self.intervals.credentials_recheck)
+        started = parse_time(status.deletion_started_at) or now
+        fields: dict[str, object] = {"deletionStartedAt": rfc3339(started)}
+        try:
+            image_id = status.image_id
+            if not image_id:
+                found = await self._recover(image_name(spec, view), status, cloud)
+                if found is None:
+                    return DeleteResult(done=True)
+                image_id = found.image_id
+                fields["imageId"] = image_id
+            exports = await running_exports(view, image_id)
+            waited = (now - started).total_seconds()
+            if exports and waited < self.delete_wait_timeout:
+                message = (
+                    f"waiting for running exports before deleting {image_id}: {', '.join(sorted(exports))}"
+                )
+                verdict = Verdict(State.PROGRESSING, "WaitingForExports", message)
+                return DeleteResult(False, Outcome(verdict, fields), self.intervals.fast)
+            images = await cloud.snapshots.self_images()
+            if image_id not in images:
+                handle.event("Normal", "Deleted", f"image {image_id} is deleted")
+                return DeleteResult(done=True)
+            try:
+                await cloud.client.delete_image(image_id)
+            except NotFound:
+                handle.event("Normal", "Deleted", f"image {image_id} was already gone")
+                return DeleteResult(done=True)
+            cloud.snapshots.invalidate()
+        except EnsError as error:
+            outcome = self._failed(error, "DeleteImage", cloud)
+            outcome.status.update(fields)
+            return DeleteResult(False, outcome, outcome.requeue or self.intervals.credentials_recheck)
+        verdict = Verdict(State.PROGRESSING, "Deleting", f"deleting image {image_id}")
+        return DeleteResult(False, Outcome(verdict, fields), self.intervals.fast)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _requeue(self, verdict: Verdict) -> float | None:
+        return self.intervals.fast if verdict.state is State.PROGRESSING else None
+
+    def _recheck(self) -> float:
+        return self.intervals.credentials_recheck
+
+    def _failed(self, error: EnsError, doing: str, cloud: Cloud) -> Outcome:
+        verdict = verdict_for(error, doing=doing, source=cloud.source)
+        if verdict.state is State.STALLED:
+            recheck = verdict.reason in RECHECKED_STALL_REASONS
+            return Outcome(verdict, requeue=self._recheck() if recheck else None)
+        return Outcome(verdict, requeue=self.intervals.fast)
+
+
+def _unchanged_stall(view: ObjectView) -> Verdict:
+    for condition in view.status.get("conditions") or ():
+        if condition.get("type") == "Stalled":
+            return Verdict(State.STALLED, str(condition.get("reason")), str(condition.get("message", "")))
+    return Verdict(State.STALLED, "Stalled")
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"spec.{where}: {first.get('msg')}"

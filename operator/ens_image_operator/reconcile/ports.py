@@ -1,0 +1,101 @@
+"""What the reconcile logic needs from the outside world, as protocols (kopf and Kubernetes stay out)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from ens_image_operator.ens.models import ExportImageInfo, ImageInfo, ImportImageRequest, SelfImage
+
+EventType = Literal["Normal", "Warning"]
+
+
+class ObjectHandle(Protocol):
+    """The Kubernetes object being reconciled: write its status, re-read it, post events."""
+
+    async def patch_status(self, patch: Mapping[str, Any]) -> None:
+        """Merge-patch the status subresource at once (None values remove fields)."""
+
+    async def fresh_status(self) -> dict[str, Any]:
+        """The object's status as the API server has it now."""
+
+    def event(self, type_: EventType, reason: str, message: str) -> None:
+        """Post a Kubernetes event about the object."""
+
+
+class EnsApi(Protocol):
+    """The part of the ENS client the reconcilers call."""
+
+    async def import_image(self, request: ImportImageRequest) -> str: ...
+
+    def iter_self_images(
+        self, *, image_id: str | None = None, image_name: str | None = None
+    ) -> AsyncIterator[SelfImage]: ...
+
+    async def delete_image(self, image_id: str) -> None: ...
+
+    async def export_image(
+        self,
+        *,
+        image_id: str,
+        oss_bucket: str,
+        oss_region_id: str,
+        oss_prefix: str | None = None,
+        role_name: str | None = None,
+    ) -> str: ...
+
+    async def describe_image_infos(self, os_type: str | None = None) -> list[ImageInfo]: ...
+
+
+class Snapshots(Protocol):
+    """Shared, coalesced listings of one credentials scope (see ``poller.py``)."""
+
+    async def self_images(self) -> Mapping[str, SelfImage]: ...
+
+    async def export_infos(self) -> Mapping[str, ExportImageInfo]: ...
+
+    def invalidate(self) -> None:
+        """Forget the current snapshots: the next read lists again (after a write to the cloud)."""
+
+
+@dataclass
+class Cloud:
+    """Everything needed to talk to ENS with one object's credentials."""
+
+    client: EnsApi
+    snapshots: Snapshots
+    source: str  # where the credentials came from, for messages: "Secret ns/name" or "operator"
+
+
+CloudFactory = Callable[[], Awaitable[Cloud]]
+
+
+@dataclass(frozen=True)
+class ObjectView:
+    """The parts of a Kubernetes object the reconcilers read."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int | None
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    deleting: bool = False
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ObjectView:
+        """Build the view from a raw object body."""
+        metadata = body.get("metadata") or {}
+        generation = metadata.get("generation")
+        return cls(
+            namespace=str(metadata.get("namespace") or ""),
+            name=str(metadata.get("name") or ""),
+            uid=str(metadata.get("uid") or f"{metadata.get('namespace')}/{metadata.get('name')}"),
+            generation=int(generation) if generation is not None else None,
+            spec=dict(body.get("spec") or {}),
+            status=dict(body.get("status") or {}),
+            annotations=dict(metadata.get("annotations") or {}),
+            deleting=bool(metadata.get("deletionTimestamp")),
+        )
