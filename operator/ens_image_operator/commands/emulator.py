@@ -8,6 +8,7 @@ import contextlib
 import signal
 
 from ens_image_operator.emulator.server import DEFAULT_KEYS, run_emulator
+from ens_image_operator.emulator.state import StsCredential
 
 HELP = "serve the local ENS API emulator"
 
@@ -30,6 +31,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--step-seconds", type=float, default=2.0, help="seconds per image status step (default 2)"
     )
+    parser.add_argument(
+        "--sts-key",
+        action="append",
+        default=[],
+        nargs=3,
+        metavar=("ID", "SECRET", "TOKEN"),
+        help="an STS key accepted with this security token, never expiring (repeatable)",
+    )
     parser.add_argument("--seed", type=int, help="seed of the fault-injection dice")
 
 
@@ -46,6 +55,7 @@ async def _serve(args: argparse.Namespace, keys: dict[str, str]) -> None:
         step_seconds=args.step_seconds,
         state_file=args.state,
         seed=args.seed,
+        sts_keys={key_id: StsCredential(secret, token) for key_id, secret, token in args.sts_key},
     ) as emulator:
         print(f"ENS emulator listening on {emulator.url}", flush=True)
         await stop.wait()

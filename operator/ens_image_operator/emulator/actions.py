@@ -150,7 +150,7 @@ def export_image(state: EmulatorState, params: Params) -> dict[str, Any]:
         raise ApiError("IncorrectImageStatus", "Only an Available image can be exported.")
     if bucket in state.missing_buckets:
         raise ApiError("OssBucket.NotFound", f"The specified OSS bucket {bucket} does not exist.", 404)
-    image.start_export(bucket, region, prefix, params.get("RoleName", ""), now)
+    image.start_export(bucket, region, prefix, params.get("RoleName", ""), now, state.step_seconds)
     state.save(image)
     return {"ExportedImageURL": image.export_url()}
 

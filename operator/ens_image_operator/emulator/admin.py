@@ -72,7 +72,7 @@ def add_admin_routes(
         if "ExportStatus" in body:
             if body["ExportStatus"] not in EXPORT_STATUSES:
                 raise _bad_request(f"ExportStatus must be one of {', '.join(EXPORT_STATUSES)}")
-            image.force_export_status(body["ExportStatus"], now)
+            image.force_export_status(body["ExportStatus"], now, state.step_seconds)
         state.save(image)
         return _reply(image_view(image, now))
 

@@ -107,19 +107,20 @@ class Image:
             return "Exporting"
         return "ExportError" if self.export_failed else "Exported"
 
-    def start_export(self, bucket: str, region: str, prefix: str, role: str, now: float) -> None:
-        """Begin exporting to ``bucket``; completion is computed lazily."""
+    def start_export(self, bucket: str, region: str, prefix: str, role: str, now: float, step: float) -> None:
+        """Begin exporting to ``bucket``; it completes ``step`` seconds later (computed lazily)."""
         self.export_status = "Exporting"
         self.export_since = now
-        self.export_step = self.step_seconds
+        self.export_step = step
         self.export_failed = False
         self.export_bucket, self.export_region = bucket, region
         self.export_prefix, self.export_role = prefix, role
 
-    def force_export_status(self, status: str, now: float) -> None:
-        """Put the export in ``status``; Exporting completes one step later."""
+    def force_export_status(self, status: str, now: float, step: float) -> None:
+        """Put the export in ``status``; Exporting completes ``step`` seconds later."""
         self.export_status = status
         self.export_since = now if status == "Exporting" else None
+        self.export_step = step
         self.export_failed = False
         self.status_changed_at = now
 

@@ -6,7 +6,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ens_image_operator.emulator.errors import image_not_found
 from ens_image_operator.emulator.images import PACK_FAILED, UPLOAD_FAILED, DiskSource, Image
@@ -22,8 +22,8 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 class StsCredential:
     """A temporary key: its secret, the token that must come with it and when it expires."""
 
-    secret: str
-    token: str
+    secret: str = field(repr=False)
+    token: str = field(repr=False)
     expires_at: float | None = None
 
 

@@ -87,6 +87,18 @@ def test_configured_keys_replace_the_default_one() -> None:
     assert raised.value.code == "InvalidAccessKeyId.NotFound"
 
 
+def test_a_configured_sts_key_is_accepted_with_its_token() -> None:
+    with _emulator("--sts-key", "STS.fixed", "sts-secret", "sts-token") as url:
+        config = Config(
+            access_key_id="STS.fixed",
+            access_key_secret="sts-secret",
+            security_token="sts-token",
+            endpoint=url.removeprefix("http://"),
+            protocol="http",
+        )
+        assert Client(config).describe_image_infos(ens.DescribeImageInfosRequest()).body.images.image
+
+
 def test_unpaired_key_flags_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["emulator", "--access-key-id", "lonely"]) == 2
     assert "pairs" in capsys.readouterr().out

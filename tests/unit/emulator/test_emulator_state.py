@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ens_image_operator.emulator.images import DiskSource
-from ens_image_operator.emulator.state import EmulatorState
+from ens_image_operator.emulator.state import EmulatorState, StsCredential
 
 
 class FakeClock:
@@ -89,3 +89,9 @@ def test_a_configured_sts_duration_overrides_the_request() -> None:
     state.set_sts_duration(5)
     _, cred = state.issue_sts(3600)
     assert cred.expires_at == clock.now + 5
+
+
+def test_an_sts_credential_never_shows_its_secret_or_token() -> None:
+    shown = repr(StsCredential("the-secret", "the-token", 5.0))
+    assert "the-secret" not in shown
+    assert "the-token" not in shown
