@@ -108,7 +108,7 @@ def test_default_render_runs_one_standalone_operator_on_all_namespaces(tools: To
     (container,) = spec["template"]["spec"]["containers"]
     assert spec["replicas"] == 1
     assert spec["strategy"]["type"] == "Recreate"
-    assert container["args"] == ["run", "--all-namespaces"]
+    assert container["args"] == ["--all-namespaces"]
     assert "ENS_OPERATOR_PEERING" not in container_env(docs)
     assert of_kind(docs, "Role") == []
 
@@ -165,7 +165,7 @@ def test_namespace_scope_passes_each_namespace_to_the_operator(tools: Toolset) -
     (container,) = deployment(tools.template(VALUE_SETS["namespace-scope"]))["spec"]["template"]["spec"][
         "containers"
     ]
-    assert container["args"] == ["run", "--namespace", "team-a", "--namespace", "team-b"]
+    assert container["args"] == ["--namespace", "team-a", "--namespace", "team-b"]
 
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
