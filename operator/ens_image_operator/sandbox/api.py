@@ -543,7 +543,10 @@ class KubernetesApi:
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
             if meta.get("uid") and meta["uid"] != old_meta["uid"]:
-                why = f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: {old_meta['uid']}"
+                why = (
+                    f"Precondition failed: UID in precondition: {meta['uid']}, "
+                    f"UID in object meta: {old_meta['uid']}"
+                )
                 raise conflict(rtype, target.name, why)
             meta["name"] = old_meta["name"]
             if "namespace" in old_meta:

@@ -1,0 +1,143 @@
+"""kubectl against the API: apply, get (server-side tables), describe, patch, wait, delete, explain."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import Cluster, Gadgets
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+
+pytestmark = pytest.mark.skipif(not Path(KUBECTL).exists(), reason="kubectl is not installed on this machine")
+
+MANIFEST = """\
+apiVersion: sandbox-test.image-operator.io/v1alpha1
+kind: Gadget
+metadata:
+  name: {name}
+spec:
+  name: gadget
+  size: {size}
+"""
+
+
+def kubectl(
+    cluster: Cluster, namespace: str, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "--namespace", namespace, *args]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_apply_creates_then_configures_with_a_new_generation(
+    cluster: Cluster, namespace: str, gadgets: Gadgets
+) -> None:
+    assert "created" in ok(
+        kubectl(cluster, namespace, "apply", "-f", "-", stdin=MANIFEST.format(name="g1", size=1))
+    )
+    assert "configured" in ok(
+        kubectl(cluster, namespace, "apply", "-f", "-", stdin=MANIFEST.format(name="g1", size=2))
+    )
+    stored = gadgets.get("g1")
+    assert stored["spec"]["size"] == 2
+    assert stored["metadata"]["generation"] == 2
+
+
+def test_apply_of_an_invalid_object_shows_the_api_error(cluster: Cluster, namespace: str) -> None:
+    result = kubectl(cluster, namespace, "apply", "-f", "-", stdin=MANIFEST.format(name="g1", size=99))
+    assert result.returncode != 0
+    assert "is invalid" in result.stderr
+    assert "spec.size" in result.stderr
+
+
+def test_apply_with_an_unknown_field_is_refused_by_server_side_validation(
+    cluster: Cluster, namespace: str
+) -> None:
+    manifest = MANIFEST.format(name="g1", size=1) + "  bogus: 1\n"
+    result = kubectl(cluster, namespace, "apply", "-f", "-", stdin=manifest)
+    assert result.returncode != 0
+    assert 'unknown field "spec.bogus"' in result.stderr
+
+
+def test_get_prints_the_crd_printer_columns(cluster: Cluster, namespace: str, gadgets: Gadgets) -> None:
+    gadgets.make("g1", size=4)
+    gadgets.patch_status("g1", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    header, row = ok(kubectl(cluster, namespace, "get", "gadgets")).splitlines()
+    assert header.split() == ["NAME", "SIZE", "READY", "AGE"]
+    assert row.split()[:3] == ["g1", "4", "True"]
+
+
+def test_get_wide_adds_lower_priority_columns(cluster: Cluster, namespace: str, gadgets: Gadgets) -> None:
+    gadgets.make("g1")
+    header = ok(kubectl(cluster, namespace, "get", "gadgets", "-o", "wide")).splitlines()[0]
+    assert "PHASE" in header.split()
+
+
+@pytest.mark.parametrize("name", ["gad", "gadget", "sandboxtest"])
+def test_get_by_short_name_singular_or_category(
+    cluster: Cluster, namespace: str, gadgets: Gadgets, name: str
+) -> None:
+    gadgets.make("g1")
+    assert "g1" in ok(kubectl(cluster, namespace, "get", name))
+
+
+def test_describe_shows_spec_and_status(cluster: Cluster, namespace: str, gadgets: Gadgets) -> None:
+    gadgets.make("g1", size=7)
+    gadgets.patch_status("g1", {"status": {"phase": "Running"}})
+    out = ok(kubectl(cluster, namespace, "describe", "gadget", "g1"))
+    assert "Size:" in out
+    assert "Running" in out
+
+
+def test_patch_merge_changes_spec(cluster: Cluster, namespace: str, gadgets: Gadgets) -> None:
+    gadgets.make("g1", size=1)
+    ok(kubectl(cluster, namespace, "patch", "gadget", "g1", "--type=merge", "-p", '{"spec":{"size":6}}'))
+    assert gadgets.get("g1")["spec"]["size"] == 6
+
+
+def test_patch_status_subresource_changes_status(cluster: Cluster, namespace: str, gadgets: Gadgets) -> None:
+    gadgets.make("g1")
+    patch = '{"status":{"phase":"Done"}}'
+    ok(
+        kubectl(
+            cluster, namespace, "patch", "gadget", "g1", "--subresource=status", "--type=merge", "-p", patch
+        )
+    )
+    assert gadgets.get("g1")["status"]["phase"] == "Done"
+
+
+def test_wait_for_condition_returns_once_ready(cluster: Cluster, namespace: str, gadgets: Gadgets) -> None:
+    gadgets.make("g1")
+    gadgets.patch_status("g1", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    out = ok(kubectl(cluster, namespace, "wait", "--for=condition=Ready", "gadget/g1", "--timeout=10s"))
+    assert "condition met" in out
+
+
+def test_wait_for_condition_times_out_when_not_ready(
+    cluster: Cluster, namespace: str, gadgets: Gadgets
+) -> None:
+    gadgets.make("g1")
+    result = kubectl(cluster, namespace, "wait", "--for=condition=Ready", "gadget/g1", "--timeout=1s")
+    assert result.returncode != 0
+
+
+def test_delete_without_waiting_leaves_a_finalized_object_terminating(
+    cluster: Cluster, namespace: str, gadgets: Gadgets
+) -> None:
+    body = gadgets.body("g1")
+    body["metadata"]["finalizers"] = ["sandbox-test.image-operator.io/hold"]
+    gadgets.create(body)
+    ok(kubectl(cluster, namespace, "delete", "gadget", "g1", "--wait=false"))
+    assert gadgets.get("g1")["metadata"]["deletionTimestamp"]
+
+
+def test_explain_shows_field_descriptions(cluster: Cluster, namespace: str) -> None:
+    out = ok(kubectl(cluster, namespace, "explain", "gadget.spec.name"))
+    assert "Gadget name." in out

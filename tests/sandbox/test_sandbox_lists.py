@@ -1,0 +1,132 @@
+"""Lists, selectors and the built-in kinds the operator and the tests use."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import GROUP, Cluster, Gadgets, wait_gone
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+
+def test_a_list_carries_kind_api_version_and_resource_version(gadgets: Gadgets) -> None:
+    gadgets.make("g1")
+    listed = gadgets.list()
+    assert listed["kind"] == "GadgetList"
+    assert listed["apiVersion"] == f"{GROUP}/v1alpha1"
+    assert int(listed["metadata"]["resourceVersion"]) > 0
+    assert [item["metadata"]["name"] for item in listed["items"]] == ["g1"]
+
+
+def _labelled(gadgets: Gadgets) -> None:
+    for name, labels in {"a": {"tier": "edge", "team": "x"}, "b": {"tier": "core"}, "c": {}}.items():
+        body = gadgets.body(name)
+        body["metadata"]["labels"] = labels
+        gadgets.create(body)
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("tier=edge", ["a"]),
+        ("tier!=edge", ["b", "c"]),
+        ("tier in (edge,core)", ["a", "b"]),
+        ("tier notin (edge)", ["b", "c"]),
+        ("team", ["a"]),
+        ("!team", ["b", "c"]),
+        ("tier=edge,team=x", ["a"]),
+    ],
+)
+def test_label_selectors_filter_lists(gadgets: Gadgets, selector: str, expected: list[str]) -> None:
+    _labelled(gadgets)
+    names = [item["metadata"]["name"] for item in gadgets.list(label_selector=selector)["items"]]
+    assert sorted(names) == expected
+
+
+def test_field_selector_on_name_filters_lists(gadgets: Gadgets) -> None:
+    _labelled(gadgets)
+    items = gadgets.list(field_selector="metadata.name=b")["items"]
+    assert [item["metadata"]["name"] for item in items] == ["b"]
+
+
+def test_an_unsupported_field_selector_is_400(gadgets: Gadgets) -> None:
+    with pytest.raises(ApiException) as raised:
+        gadgets.list(field_selector="spec.size=3")
+    assert raised.value.status == 400
+
+
+def test_namespaces_can_be_created_listed_and_read(cluster: Cluster, namespace: str) -> None:
+    names = [ns.metadata.name for ns in cluster.core.list_namespace().items]
+    assert namespace in names
+    assert "default" in names
+    assert cluster.core.read_namespace(namespace).status.phase == "Active"
+
+
+def test_listing_across_namespaces_returns_every_namespace_objects(cluster: Cluster, namespace: str) -> None:
+    other = f"{namespace}-b"
+    cluster.core.create_namespace({"metadata": {"name": other}})
+    try:
+        for ns in (namespace, other):
+            Gadgets(cluster, ns).make("same-name")
+        everywhere = cluster.custom.list_cluster_custom_object(GROUP, "v1alpha1", "gadgets")["items"]
+        found = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in everywhere}
+        assert {(namespace, "same-name"), (other, "same-name")} <= found
+    finally:
+        cluster.core.delete_namespace(other)
+
+
+def test_configmaps_and_secrets_round_trip(cluster: Cluster, namespace: str) -> None:
+    cluster.core.create_namespaced_config_map(namespace, {"metadata": {"name": "cm"}, "data": {"k": "v"}})
+    cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
+    assert cluster.core.read_namespaced_config_map("cm", namespace).data == {"k": "v"}
+    assert cluster.core.read_namespaced_secret("s", namespace).metadata.name == "s"
+
+
+def test_leases_round_trip(cluster: Cluster, namespace: str) -> None:
+    leases = client.CoordinationV1Api(cluster.api_client)
+    leases.create_namespaced_lease(namespace, {"metadata": {"name": "l"}, "spec": {"holderIdentity": "me"}})
+    assert leases.read_namespaced_lease("l", namespace).spec.holder_identity == "me"
+
+
+def test_core_events_are_created_and_found_by_involved_object(cluster: Cluster, namespace: str) -> None:
+    for name in ("g1", "g2"):
+        event = {
+            "metadata": {"generateName": f"{name}-"},
+            "involvedObject": {"kind": "Gadget", "name": name, "namespace": namespace},
+            "reason": "Testing",
+            "message": f"about {name}",
+            "type": "Normal",
+        }
+        cluster.core.create_namespaced_event(namespace, event)
+    found = cluster.core.list_namespaced_event(namespace, field_selector="involvedObject.name=g2").items
+    assert [e.message for e in found] == ["about g2"]
+
+
+def test_events_k8s_io_events_are_created_and_listed(cluster: Cluster, namespace: str) -> None:
+    events = client.EventsV1Api(cluster.api_client)
+    body = {
+        "metadata": {"name": "ev1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "sandbox-test",
+        "reportingInstance": "sandbox-test-1",
+        "action": "Testing",
+        "reason": "Testing",
+        "regarding": {"kind": "Gadget", "name": "g1", "namespace": namespace},
+        "note": "hello",
+        "type": "Normal",
+    }
+    events.create_namespaced_event(namespace, body)
+    assert [e.note for e in events.list_namespaced_event(namespace).items] == ["hello"]
+
+
+def test_the_test_crd_is_listed(cluster: Cluster) -> None:
+    crds = client.ApiextensionsV1Api(cluster.api_client).list_custom_resource_definition().items
+    assert f"gadgets.{GROUP}" in [crd.metadata.name for crd in crds]
+
+
+def test_deleting_a_namespace_deletes_its_objects(cluster: Cluster) -> None:
+    name = "fid-doomed"
+    cluster.core.create_namespace({"metadata": {"name": name}})
+    Gadgets(cluster, name).make("g1")
+    cluster.core.delete_namespace(name)
+    assert wait_gone(lambda: cluster.core.read_namespace(name), timeout=120)
+    assert cluster.custom.list_namespaced_custom_object(GROUP, "v1alpha1", name, "gadgets")["items"] == []
