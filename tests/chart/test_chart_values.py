@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
-from chart_tools import CHART, VALUE_SETS, Toolset
+from chart_tools import CHART, REPO, VALUE_SETS, Toolset
 
 BOTH_CREDENTIALS = {
     "credentials": {
@@ -125,3 +126,22 @@ def test_helm_names_the_unknown_key(tools: Toolset) -> None:
 def test_templates_explain_what_the_schema_refuses(tools: Toolset, case: str, message: str) -> None:
     # With the schema bypassed, the templates' own checks still stop the render with a clear message.
     assert message in tools.template_error(REFUSED[case], "--skip-schema-validation")
+
+
+def leaf_values(values: dict[str, Any], prefix: str = "") -> Iterator[str]:
+    """Dotted names of the values a user sets one by one (whole blocks like resources count as one)."""
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and name not in WHOLE_BLOCKS:
+            yield from leaf_values(value, f"{name}.")
+        else:
+            yield name
+
+
+WHOLE_BLOCKS = {"resources", "livenessProbe", "readinessProbe"}
+
+
+def test_install_guide_lists_every_value() -> None:
+    guide = (REPO / "docs" / "install.md").read_text()
+    missing = [name for name in leaf_values(chart_defaults()) if f"| `{name}` |" not in guide]
+    assert not missing, f"docs/install.md's values table lacks {missing}"
