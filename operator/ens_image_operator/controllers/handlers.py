@@ -139,12 +139,12 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
     catalog = (ENS_IMAGE_CATALOG.group, ENS_IMAGE_CATALOG.version, ENS_IMAGE_CATALOG.plural)
     fast = settings.fast_poll_interval
 
-    @kopf.on.login(registry=registry)
+    @kopf.on.login(id="login", registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
         return info
 
-    @kopf.on.startup(registry=registry)
+    @kopf.on.startup(id="startup", registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
         configure_kopf(settings)
         runtime: Runtime = await runtime_factory()
@@ -152,7 +152,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
         memo.runtime = runtime
         memo.background = asyncio.create_task(drift.run(runtime, image_pass), name="drift-check")
 
-    @kopf.on.cleanup(registry=registry)
+    @kopf.on.cleanup(id="cleanup", registry=registry)
     async def cleanup(memo: Any, **_: Any) -> None:
         task = getattr(memo, "background", None)
         if task is not None:
@@ -180,17 +180,17 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
 
     # --- EnsImage ----------------------------------------------------------------------------
 
-    @kopf.on.resume(*image, registry=registry)
-    @kopf.on.create(*image, registry=registry)
-    @kopf.on.update(*image, registry=registry)
+    @kopf.on.resume(*image, id="reconcile", registry=registry)
+    @kopf.on.create(*image, id="reconcile", registry=registry)
+    @kopf.on.update(*image, id="reconcile", registry=registry)
     async def image_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
         await image_pass(_runtime(memo), body, force=True)
 
-    @kopf.timer(*image, interval=fast, when=_poll_filter, registry=registry)
+    @kopf.timer(*image, id="poll", interval=fast, when=_poll_filter, registry=registry)
     async def image_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
         await image_pass(_runtime(memo), body)
 
-    @kopf.on.delete(*image, registry=registry)
+    @kopf.on.delete(*image, id="delete", registry=registry)
     async def image_deleted(body: kopf.Body, memo: Any, **_: Any) -> None:
         runtime = _runtime(memo)
         view = ObjectView.from_body(body)
@@ -213,24 +213,24 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
 
     # --- EnsImageExport ----------------------------------------------------------------------
 
-    @kopf.on.resume(*export, registry=registry)
-    @kopf.on.create(*export, registry=registry)
-    @kopf.on.update(*export, registry=registry)
+    @kopf.on.resume(*export, id="reconcile", registry=registry)
+    @kopf.on.create(*export, id="reconcile", registry=registry)
+    @kopf.on.update(*export, id="reconcile", registry=registry)
     async def export_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
         await export_pass(_runtime(memo), body, force=True)
 
-    @kopf.timer(*export, interval=fast, when=_poll_filter, registry=registry)
+    @kopf.timer(*export, id="poll", interval=fast, when=_poll_filter, registry=registry)
     async def export_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
         await export_pass(_runtime(memo), body)
 
     # --- EnsImageCatalog: few objects, each with its own timer checking whether a refresh is due --
 
-    @kopf.on.resume(*catalog, registry=registry)
-    @kopf.on.create(*catalog, registry=registry)
-    @kopf.on.update(*catalog, registry=registry)
+    @kopf.on.resume(*catalog, id="reconcile", registry=registry)
+    @kopf.on.create(*catalog, id="reconcile", registry=registry)
+    @kopf.on.update(*catalog, id="reconcile", registry=registry)
     async def catalog_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
         await catalog_pass(_runtime(memo), body)
 
-    @kopf.timer(*catalog, interval=fast, registry=registry)
+    @kopf.timer(*catalog, id="poll", interval=fast, registry=registry)
     async def catalog_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
         await catalog_pass(_runtime(memo), body)

@@ -1,0 +1,207 @@
+"""EnsImage passes against an in-memory ENS account: import, adopt, failures, pause, credentials."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from reconcile_fakes import IMPORT_SPEC, NOW, FakeEns, FakeObject, cloud_of, view
+
+from ens_image_operator.ens.errors import Invalid, Transient
+from ens_image_operator.reconcile.conditions import State, Verdict, build
+from ens_image_operator.reconcile.failures import CredentialsProblem
+from ens_image_operator.reconcile.image import ImageReconciler
+from ens_image_operator.reconcile.ports import Cloud, ObjectView
+from ens_image_operator.reconcile.timing import Intervals
+
+INTERVALS = Intervals(fast=1.0, slow=600.0)
+
+
+@pytest.fixture
+def reconciler() -> ImageReconciler:
+    return ImageReconciler(INTERVALS, import_timeout=3600, delete_wait_timeout=60)
+
+
+async def _pass(
+    reconciler: ImageReconciler, obj: FakeObject, ens: FakeEns, v: ObjectView, now: Any = NOW
+) -> Any:
+    return await reconciler.reconcile(v, obj, cloud_of(ens), now)
+
+
+async def test_import_records_the_intent_before_calling_import_image(reconciler: ImageReconciler) -> None:
+    order: list[str] = []
+    ens, obj = FakeEns(order), FakeObject(log=order)
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
+    assert order.index("patch:imageId,imageName,importStartedAt") < order.index("ImportImage")
+
+
+async def test_import_records_the_new_image_id_right_after_the_call(reconciler: ImageReconciler) -> None:
+    order: list[str] = []
+    ens, obj = FakeEns(order), FakeObject(log=order)
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
+    assert order[order.index("ImportImage") + 1] == "patch:imageId"
+    assert obj.status["imageId"] == "m-1"
+
+
+async def test_import_uses_metadata_name_when_image_name_is_unset(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    await _pass(reconciler, FakeObject(), ens, view(IMPORT_SPEC, name="web-01"))
+    assert ens.imported[0].image_name == "web-01"
+
+
+async def test_data_disks_are_sent_as_disk_device_mappings(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    disks = [{"bucket": "images", "object": "d1.qcow2", "region": "cn-beijing"}]
+    await _pass(reconciler, FakeObject(), ens, view({**IMPORT_SPEC, "dataDisks": disks}))
+    assert [d.oss_object for d in ens.imported[0].disk_device_mapping] == ["d1.qcow2"]
+
+
+async def test_an_import_in_progress_keeps_reconciling(reconciler: ImageReconciler) -> None:
+    ens, obj = FakeEns(), FakeObject()
+    outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
+    assert (outcome.verdict.state, outcome.verdict.reason, outcome.requeue) == (
+        State.PROGRESSING,
+        "Importing",
+        1.0,
+    )
+
+
+async def test_an_available_image_is_ready_with_its_details(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    image_id = ens.add_image("web", "Available")
+    status = {"imageId": image_id, "importStartedAt": "2026-01-01T12:00:00Z"}
+    outcome = await _pass(reconciler, FakeObject(status), ens, view(IMPORT_SPEC, status))
+    assert outcome.verdict.state is State.READY
+    assert (outcome.status["imageStatus"], outcome.status["imageSize"], outcome.requeue) == (
+        "Available",
+        "20",
+        None,
+    )
+
+
+@pytest.mark.parametrize("failure", ["Pack_failed", "Upload_failed"])
+async def test_a_failed_import_stalls(reconciler: ImageReconciler, failure: str) -> None:
+    ens = FakeEns()
+    image_id = ens.add_image("web", failure)
+    status = {"imageId": image_id, "importStartedAt": "2026-01-01T12:00:00Z"}
+    outcome = await _pass(reconciler, FakeObject(status), ens, view(IMPORT_SPEC, status))
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.STALLED, "ImportFailed")
+    assert failure in outcome.verdict.message
+
+
+async def test_an_import_running_past_its_timeout_stalls(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    image_id = ens.add_image("web", "Packing")
+    status = {"imageId": image_id, "importStartedAt": "2026-01-01T12:00:00Z"}
+    outcome = await _pass(
+        reconciler, FakeObject(status), ens, view(IMPORT_SPEC, status), NOW + timedelta(hours=2)
+    )
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.STALLED, "ImportTimeout")
+
+
+async def test_after_a_crash_during_import_the_image_is_found_not_imported_again(
+    reconciler: ImageReconciler,
+) -> None:
+    ens, obj = FakeEns(), FakeObject()
+    ens.crash_after_import = True
+    with pytest.raises(RuntimeError):
+        await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
+    ens.crash_after_import = False
+    restarted = view(IMPORT_SPEC, obj.status)  # what a fresh operator reads back
+    await _pass(reconciler, obj, ens, restarted)
+    assert ens.calls("ImportImage") == 1 and len(ens.images) == 1
+    assert obj.status["imageId"] == "m-1"
+
+
+async def test_after_a_crash_before_the_call_reached_ens_the_import_is_made(
+    reconciler: ImageReconciler,
+) -> None:
+    ens = FakeEns()
+    obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(seconds=30))
+    assert ens.calls("ImportImage") == 1 and obj.status["imageId"] == "m-1"
+
+
+async def test_an_unrelated_older_image_of_the_same_name_is_not_adopted(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    ens.add_image("web", "Available", created="2025-06-01T00:00:00Z")
+    obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z"})
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status))
+    assert obj.status["imageId"] == "m-2" and ens.calls("ImportImage") == 1
+
+
+async def test_a_pass_reading_a_stale_object_does_not_import_twice(reconciler: ImageReconciler) -> None:
+    ens, obj = FakeEns(), FakeObject()
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC))  # still sees the status before the import
+    assert ens.calls("ImportImage") == 1
+
+
+async def test_a_transient_import_error_keeps_the_intent_and_retries(reconciler: ImageReconciler) -> None:
+    ens, obj = FakeEns(), FakeObject()
+    ens.fail["ImportImage"] = Transient("ServiceUnavailable", request_id="R-9")
+    outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.PROGRESSING, "Retrying")
+    assert "importStartedAt" in obj.status
+
+
+async def test_a_refused_import_stalls_with_the_code_and_clears_the_intent(
+    reconciler: ImageReconciler,
+) -> None:
+    ens, obj = FakeEns(), FakeObject()
+    ens.fail["ImportImage"] = Invalid("InvalidParameter.OSSObject", "no such object", request_id="R-7")
+    outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
+    assert outcome.verdict.state is State.STALLED
+    assert "InvalidParameter.OSSObject" in outcome.verdict.message and "R-7" in outcome.verdict.message
+    assert "importStartedAt" not in obj.status
+
+
+async def test_a_terminal_stall_makes_no_calls_until_the_generation_changes(
+    reconciler: ImageReconciler,
+) -> None:
+    ens = FakeEns()
+    stalled = {
+        "conditions": build(Verdict(State.STALLED, "InvalidParameter", "bad"), None, generation=1, now=NOW)
+    }
+    outcome = await _pass(reconciler, FakeObject(stalled), ens, view(IMPORT_SPEC, stalled, generation=1))
+    assert outcome.verdict.state is State.STALLED and ens.log == []
+    await _pass(reconciler, FakeObject(stalled), ens, view(IMPORT_SPEC, stalled, generation=2))
+    assert ens.calls("ImportImage") == 1
+
+
+async def test_a_metadata_name_that_is_not_a_valid_image_name_stalls(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    outcome = await _pass(reconciler, FakeObject(), ens, view(IMPORT_SPEC, name="1st.image"))
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.STALLED, "InvalidImageName")
+    assert ens.log == []
+
+
+async def test_adopting_an_existing_image_observes_it(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    image_id = ens.add_image("legacy", "Available")
+    outcome = await _pass(reconciler, FakeObject(), ens, view({"imageId": image_id}))
+    assert outcome.verdict.state is State.READY and ens.calls("ImportImage") == 0
+
+
+async def test_adopting_a_missing_image_stalls_as_not_found(reconciler: ImageReconciler) -> None:
+    outcome = await _pass(reconciler, FakeObject(), FakeEns(), view({"imageId": "m-404"}))
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.STALLED, "NotFound")
+
+
+async def test_a_paused_object_makes_no_cloud_calls(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    paused = view(IMPORT_SPEC, annotations={"ens.image-operator.io/paused": "true"})
+    outcome = await _pass(reconciler, FakeObject(), ens, paused)
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.PAUSED, "Paused") and ens.log == []
+
+
+async def test_unusable_credentials_stall_naming_the_secret_and_are_rechecked(
+    reconciler: ImageReconciler,
+) -> None:
+    async def broken() -> Cloud:
+        raise CredentialsProblem("Secret default/creds named in spec.credentialsRef does not exist")
+
+    outcome = await reconciler.reconcile(view(IMPORT_SPEC), FakeObject(), broken, NOW)
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.STALLED, "CredentialsError")
+    assert "default/creds" in outcome.verdict.message and outcome.requeue == INTERVALS.credentials_recheck
