@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from aiohttp import web
@@ -74,7 +75,8 @@ def add_admin_routes(
                 raise _bad_request(f"ExportStatus must be one of {', '.join(EXPORT_STATUSES)}")
             image.force_export_status(body["ExportStatus"], now, state.step_seconds)
         state.save(image)
-        return _reply(image_view(image, now))
+        # Monotonic clocks are shared by the processes of one machine: benchmarks time reactions with it.
+        return _reply(image_view(image, now) | {"ChangedAtMonotonic": time.monotonic()})
 
     async def get_missing(_: web.Request) -> web.Response:
         return _reply(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -57,6 +58,7 @@ async def test_forcing_a_status_is_what_the_api_then_reports(
     response = await admin.post(f"/images/{image_id}", json={"Status": "Available"})
     assert response.json()["Status"] == "Available"
     assert response.json()["StatusChangedAt"] is not None
+    assert response.json()["ChangedAtMonotonic"] <= time.monotonic()
     assert emulator.state.images[image_id].status(emulator.state.now()) == "Available"
 
 
