@@ -124,10 +124,18 @@ class EnsClient:
     async def _attempt(self, action: str, url: str, time_limit: float) -> dict[str, Any]:
         try:
             response = await self._http.post(url, headers={"x-acs-action": action}, timeout=time_limit)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing was sent: safe to repeat any call.
+            code = "ConnectionError" if isinstance(exc, httpx.ConnectError) else "Timeout"
+            raise Transient(code, f"{action}: {type(exc).__name__} {exc}".strip()) from None
         except httpx.TimeoutException as exc:
-            raise Transient("Timeout", f"{action} timed out ({type(exc).__name__})") from None
+            raise Transient(
+                "Timeout", f"{action} timed out ({type(exc).__name__})", maybe_applied=True
+            ) from None
         except httpx.TransportError as exc:
-            raise Transient("ConnectionError", f"{action}: {type(exc).__name__} {exc}".strip()) from None
+            raise Transient(
+                "ConnectionLost", f"{action}: {type(exc).__name__} {exc}".strip(), maybe_applied=True
+            ) from None
         if response.status_code >= 300:
             raise classify(response.status_code, response.content, response.headers)
         try:
@@ -140,8 +148,18 @@ class EnsClient:
             raise Transient("InvalidResponse", f"{action} answered a JSON {type(body).__name__}")
         return body
 
-    async def call(self, action: str, params: Mapping[str, str | int | None] | None = None) -> dict[str, Any]:
-        """Call ``action`` with ``params`` (None values left out) and return the JSON answer."""
+    async def call(
+        self,
+        action: str,
+        params: Mapping[str, str | int | None] | None = None,
+        *,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        """Call ``action`` with ``params`` (None values left out) and return the JSON answer.
+
+        A non-idempotent call is not repeated after a failure that may have taken effect
+        (``EnsError.maybe_applied``); the caller must find out what happened first.
+        """
         query = {key: str(value) for key, value in (params or {}).items() if value is not None}
         url = f"{self.endpoint}/?{canonical_query(query)}" if query else f"{self.endpoint}/"
         started = self._clock()
@@ -159,6 +177,8 @@ class EnsClient:
                 if isinstance(error, Throttled):
                     self.limiter.penalize(delay)
                 if not error.retryable or attempt >= self.max_attempts:
+                    raise
+                if error.maybe_applied and not idempotent:
                     raise
                 if self._clock() + delay - started > self.retry_deadline:
                     raise
@@ -179,8 +199,12 @@ class EnsClient:
     # --- operations -----------------------------------------------------------------------
 
     async def import_image(self, request: ImportImageRequest) -> str:
-        """ImportImage: start importing a qcow2 from OSS; returns the new ImageId."""
-        body = await self.call("ImportImage", request.to_query())
+        """ImportImage: start importing a qcow2 from OSS; returns the new ImageId.
+
+        ImportImage is not idempotent, so a lost connection or a read timeout is raised at once
+        (``Transient`` with ``maybe_applied``): look the image up by name before importing again.
+        """
+        body = await self.call("ImportImage", request.to_query(), idempotent=False)
         image_id = body.get("ImageId")
         if not image_id:
             raise EnsError("InvalidResponse", "ImportImage answered without an ImageId")

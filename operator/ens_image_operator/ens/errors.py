@@ -24,12 +24,16 @@ class EnsError(Exception):
         request_id: str | None = None,
         http_status: int | None = None,
         retry_after: float | None = None,
+        maybe_applied: bool = False,
     ) -> None:
         self.code = code
         self.message = message
         self.request_id = request_id
         self.http_status = http_status
         self.retry_after = retry_after
+        # True when the request may have reached ENS and taken effect before the failure (a lost
+        # connection or a read timeout): repeating a non-idempotent call could then do it twice.
+        self.maybe_applied = maybe_applied
         super().__init__(str(self))
 
     def __str__(self) -> str:

@@ -331,3 +331,43 @@ async def test_sts_credentials_travel_as_signed_headers() -> None:
     assert headers["x-acs-security-token"] == "tok"
     assert "x-acs-security-token" in headers["authorization"]
     assert "tok" not in str(rec.requests[0].url)
+
+
+@pytest.mark.looptime
+async def test_import_is_not_repeated_after_a_lost_connection() -> None:
+    rec = Recorder(httpx.RemoteProtocolError("server disconnected"), ok(ImageId="m-2"))
+    async with client(rec) as ens:
+        with pytest.raises(Transient) as caught:
+            await ens.import_image(ImportImageRequest(image_name="img", os_type="linux"))
+    assert caught.value.maybe_applied
+    assert len(rec.requests) == 1
+
+
+@pytest.mark.looptime
+async def test_import_is_not_repeated_after_a_read_timeout() -> None:
+    rec = Recorder(httpx.ReadTimeout("slow"), ok(ImageId="m-2"))
+    async with client(rec) as ens:
+        with pytest.raises(Transient):
+            await ens.import_image(ImportImageRequest(image_name="img", os_type="linux"))
+    assert len(rec.requests) == 1
+
+
+@pytest.mark.looptime
+async def test_import_is_repeated_when_it_surely_did_not_happen() -> None:
+    rec = Recorder(
+        httpx.ConnectError("refused"),
+        error(503, "ServiceUnavailable"),
+        error(400, "Throttling"),
+        ok(ImageId="m-3"),
+    )
+    async with client(rec) as ens:
+        assert await ens.import_image(ImportImageRequest(image_name="img", os_type="linux")) == "m-3"
+    assert len(rec.requests) == 4
+
+
+@pytest.mark.looptime
+async def test_idempotent_calls_are_repeated_after_a_lost_connection() -> None:
+    rec = Recorder(httpx.RemoteProtocolError("server disconnected"), ok(Code=0))
+    async with client(rec) as ens:
+        await ens.delete_image("m-1")
+    assert len(rec.requests) == 2
