@@ -51,6 +51,7 @@ def build_runtime(settings: Settings, kube: KubeApi) -> Runtime:
             intervals,
             import_timeout=settings.import_timeout,
             delete_wait_timeout=settings.delete_wait_timeout,
+            import_settle=2 * settings.request_timeout,
         ),
         exports=ExportReconciler(intervals, export_timeout=settings.export_timeout),
         catalogs=CatalogReconciler(intervals),

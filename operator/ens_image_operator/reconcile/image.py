@@ -149,10 +149,20 @@ RunningExports = Callable[[ObjectView, str | None], Awaitable[list[str]]]
 class ImageReconciler:
     """The EnsImage driver: observe / create (import) / delete, plus adopt."""
 
-    def __init__(self, intervals: Intervals, *, import_timeout: float, delete_wait_timeout: float) -> None:
+    def __init__(
+        self,
+        intervals: Intervals,
+        *,
+        import_timeout: float,
+        delete_wait_timeout: float,
+        import_settle: float = 20.0,
+    ) -> None:
         self.intervals = intervals
         self.import_timeout = import_timeout
         self.delete_wait_timeout = delete_wait_timeout
+        # An ImportImage sent just before a crash may still be processed by ENS: for this long after
+        # the intent, "not found by name" means "not yet", not "never".
+        self.import_settle = import_settle
 
     # --- the reconcile pass ------------------------------------------------------------------
 
@@ -224,6 +234,10 @@ class ImageReconciler:
                 handle.event("Normal", "Recovered", f"found image {found.image_id} of an interrupted import")
                 verdict = image_verdict(found, adopted=False)
                 return Outcome(verdict, observed_fields(found), self._requeue(verdict))
+            intent = parse_time(status.import_started_at)
+            if intent is not None and (now - intent).total_seconds() < self.import_settle:
+                message = f"an interrupted import of {name} may still appear; looking again before importing"
+                return Outcome(Verdict(State.PROGRESSING, "Importing", message), requeue=self.intervals.fast)
         return await self._import(name, spec, handle, cloud, now)
 
     async def _recover(self, name: str, status: EnsImageStatus, cloud: Cloud) -> SelfImage | None:

@@ -123,11 +123,18 @@ async def test_after_a_crash_before_the_call_reached_ens_the_import_is_made(
     assert ens.calls("ImportImage") == 1 and obj.status["imageId"] == "m-1"
 
 
+async def test_a_very_recent_interrupted_import_is_given_time_to_appear(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
+    outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(seconds=2))
+    assert outcome.verdict.state is State.PROGRESSING and ens.calls("ImportImage") == 0
+
+
 async def test_an_unrelated_older_image_of_the_same_name_is_not_adopted(reconciler: ImageReconciler) -> None:
     ens = FakeEns()
     ens.add_image("web", "Available", created="2025-06-01T00:00:00Z")
     obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z"})
-    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status))
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(minutes=1))
     assert obj.status["imageId"] == "m-2" and ens.calls("ImportImage") == 1
 
 
