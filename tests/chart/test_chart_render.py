@@ -313,3 +313,37 @@ def test_chart_app_version_is_the_package_version() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["appVersion"] == package
     assert chart["version"] == package
+
+
+@pytest.mark.parametrize(
+    ("value_set", "advice"),
+    [
+        ("default", "kubectl -n <namespace> create secret generic ens-credentials"),
+        ("existing-secret", "AccessKey in Secret ens-system/ens-operator-credentials"),
+        ("rrsa", "assumes acs:ram::123456789012:role/ens-image-operator through RRSA"),
+        ("peering-2-replicas", "one of the 2 replicas is active"),
+        ("namespace-scope", "watching: team-a, team-b"),
+    ],
+)
+def test_install_notes_tell_what_to_do_next(
+    toolsets: dict[str, Toolset], value_set: str, advice: str
+) -> None:
+    # Only Helm 4 prints NOTES offline (Helm 3's --dry-run=client still asks a cluster for its
+    # version); Helm 3 renders NOTES.txt in every `helm lint` above.
+    notes = toolsets["helm4"].notes(VALUE_SETS[value_set])
+    assert "kubectl -n ens-system rollout status deployment/ens-ens-image-operator" in notes
+    assert advice in " ".join(notes.split())
+
+
+def test_rbac_can_be_left_to_the_cluster_admin(tools: Toolset) -> None:
+    docs = tools.template({"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "ens-sa"}})
+    assert not [doc for doc in docs if doc["apiVersion"].startswith("rbac.authorization.k8s.io/")]
+    assert of_kind(docs, "ServiceAccount") == []
+    assert deployment(docs)["spec"]["template"]["spec"]["serviceAccountName"] == "ens-sa"
+
+
+def test_pdb_min_available_wins_over_max_unavailable(tools: Toolset) -> None:
+    values = {"podDisruptionBudget": {"enabled": True, "minAvailable": 1}, **VALUE_SETS["peering-2-replicas"]}
+    (budget,) = of_kind(tools.template(values), "PodDisruptionBudget")
+    assert budget["spec"]["minAvailable"] == 1
+    assert "maxUnavailable" not in budget["spec"]
