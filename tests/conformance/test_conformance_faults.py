@@ -11,7 +11,7 @@ from aliyunsdkens.request.v20171110.DescribeImageInfosRequest import DescribeIma
 from darabonba.exceptions import UnretryableException
 from darabonba.policy.retry import RetryOptions
 from darabonba.runtime import RuntimeOptions
-from sdk_setup import legacy_send, v3_client
+from sdk_setup import import_request, legacy_send, v3_client
 
 from ens_image_operator.emulator import RunningEmulator
 
@@ -97,3 +97,21 @@ def test_the_sdk_retries_through_occasional_throttling(
     outcomes = admin.get("/calls").json()["DescribeImageInfos"]
     assert outcomes["OK"] == 1
     assert outcomes["Throttling.User"] >= 1
+
+
+def test_an_answer_dropped_after_the_import_leaves_the_image_behind(
+    emulator: RunningEmulator, admin: httpx.Client
+) -> None:
+    _fault(admin, action="ImportImage", drop=True, after=True)
+    with pytest.raises(UnretryableException):
+        v3_client(emulator).import_image(import_request("half-done"))
+    assert [image["ImageName"] for image in admin.get("/images").json()] == ["half-done"]
+
+
+def test_a_call_dropped_before_the_import_creates_nothing(
+    emulator: RunningEmulator, admin: httpx.Client
+) -> None:
+    _fault(admin, action="ImportImage", drop=True)
+    with pytest.raises(UnretryableException):
+        v3_client(emulator).import_image(import_request("never"))
+    assert admin.get("/images").json() == []

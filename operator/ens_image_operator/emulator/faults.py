@@ -9,7 +9,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class FaultRule:
-    """With probability ``rate``, a call to ``action`` ("*" for any) is delayed, dropped or refused."""
+    """With probability ``rate``, a call to ``action`` ("*" for any) is delayed, dropped or refused.
+
+    With ``after`` the operation runs first, so the caller sees a failure of a call that took effect.
+    """
 
     action: str = "*"
     rate: float = 1.0
@@ -19,6 +22,7 @@ class FaultRule:
     latency: float = 0.0
     drop: bool = False
     retry_after_ms: int | None = None
+    after: bool = False  # run the operation first, then inflict the fault on its answer
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultRule:
@@ -37,6 +41,7 @@ class FaultRule:
             latency=max(0.0, float(data.get("latency", 0.0))),
             drop=bool(data.get("drop", False)),
             retry_after_ms=None if retry_after is None else int(retry_after),
+            after=bool(data.get("after", False)),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from ens_image_operator.emulator.admin import add_admin_routes
 from ens_image_operator.emulator.authentication import IncomingRequest, authenticate
 from ens_image_operator.emulator.calls import CallRecorder
 from ens_image_operator.emulator.errors import ApiError
-from ens_image_operator.emulator.faults import FaultInjector
+from ens_image_operator.emulator.faults import FaultInjector, FaultRule
 from ens_image_operator.emulator.state import EmulatorState, StsCredential
 from ens_image_operator.emulator.store import SqliteStore
 from ens_image_operator.emulator.sts import STS_VERSION, assume_role_with_oidc
@@ -74,10 +74,8 @@ async def _incoming(request: web.Request) -> IncomingRequest:
     )
 
 
-async def _apply_fault(request: web.Request, action: str) -> None:
-    rule = request.app[FAULTS_KEY].pick(action)
-    if rule is None:
-        return
+async def _inflict(request: web.Request, rule: FaultRule) -> None:
+    """Delay, drop or refuse the call as the rule says."""
     if rule.latency:
         await asyncio.sleep(rule.latency)
     if rule.drop:
@@ -89,26 +87,38 @@ async def _apply_fault(request: web.Request, action: str) -> None:
         raise ApiError(rule.code, rule.message, rule.status, headers)
 
 
-async def _dispatch(
-    request: web.Request, incoming: IncomingRequest, params: dict[str, str], action: str
-) -> tuple[dict[str, Any], str | None]:
-    state = request.app[STATE_KEY]
+def _operation(
+    incoming: IncomingRequest, params: dict[str, str], action: str, state: EmulatorState
+) -> tuple[Callable[[], dict[str, Any]], str | None]:
+    """Authenticate and find the operation; returns it, not yet run, and the caller's key id."""
     if action == "AssumeRoleWithOIDC" and incoming.header("authorization") is None:
-        await _apply_fault(request, action)
         if params.get("Version", STS_VERSION) != STS_VERSION:
             raise ApiError(
                 "InvalidVersion", f"Specified parameter Version is not valid; expected {STS_VERSION}."
             )
-        return assume_role_with_oidc(state, params), None
+        return (lambda: assume_role_with_oidc(state, params)), None
     key_id = authenticate(incoming, state)
-    await _apply_fault(request, action)
     handler = ACTIONS.get(action)
     if handler is None:
         raise ApiError("InvalidAction.NotFound", f"Specified api {action} is not found.", status=404)
     version = incoming.header("x-acs-version") or params.get("Version") or ENS_VERSION
     if version != ENS_VERSION:
         raise ApiError("InvalidVersion", f"Specified parameter Version is not valid; expected {ENS_VERSION}.")
-    return handler(state, params), key_id
+    return (lambda: handler(state, params)), key_id
+
+
+async def _dispatch(
+    request: web.Request, incoming: IncomingRequest, params: dict[str, str], action: str
+) -> tuple[dict[str, Any], str | None]:
+    operation, key_id = _operation(incoming, params, action, request.app[STATE_KEY])
+    rule = request.app[FAULTS_KEY].pick(action)
+    if rule is not None and not rule.after:
+        await _inflict(request, rule)
+    body = operation()
+    if rule is not None and rule.after:
+        # The operation took effect, but the caller never learns it: the case retries must survive.
+        await _inflict(request, rule)
+    return body, key_id
 
 
 async def handle_api(request: web.Request) -> web.StreamResponse:

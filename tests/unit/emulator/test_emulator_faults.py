@@ -41,11 +41,14 @@ def test_cleared_rules_never_fire() -> None:
 
 
 def test_rules_are_read_from_the_admin_json() -> None:
-    rule = FaultRule.from_json({"action": "DeleteImage", "rate": 0.25, "retryAfterMs": 500, "drop": True})
-    assert (rule.action, rule.rate, rule.retry_after_ms, rule.drop, rule.code) == (
+    rule = FaultRule.from_json(
+        {"action": "DeleteImage", "rate": 0.25, "retryAfterMs": 500, "drop": True, "after": True}
+    )
+    assert (rule.action, rule.rate, rule.retry_after_ms, rule.drop, rule.after, rule.code) == (
         "DeleteImage",
         0.25,
         500,
+        True,
         True,
         "Throttling.User",
     )
