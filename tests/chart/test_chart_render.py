@@ -52,7 +52,8 @@ def test_helm_lint_passes(tools: Toolset, value_set: str) -> None:
 @pytest.mark.parametrize("kube_version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
 def test_rendered_objects_are_valid_kubernetes(tools: Toolset, value_set: str, kube_version: str) -> None:
-    docs = tools.template(VALUE_SETS[value_set], "--include-crds")
+    # The CRDs do not depend on values: validate them with the default set only.
+    docs = tools.template(VALUE_SETS[value_set], *(["--include-crds"] if value_set == "default" else []))
     checked = 0
     for doc in docs:
         if doc["kind"] in CUSTOM_KINDS:
@@ -63,7 +64,7 @@ def test_rendered_objects_are_valid_kubernetes(tools: Toolset, value_set: str, k
             first_line = str(error).splitlines()[0]
             pytest.fail(f"{doc['kind']}/{doc['metadata']['name']} invalid for {kube_version}: {first_line}")
         checked += 1
-    assert checked >= 6
+    assert checked >= 6 + (5 if value_set == "default" else 0)
 
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
