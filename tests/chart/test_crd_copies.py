@@ -45,3 +45,18 @@ def test_copy_is_byte_identical(copy: str) -> None:
 def test_kustomize_crd_list_names_every_copy() -> None:
     listed = yaml.safe_load((MANIFESTS / "crds" / "kustomization.yaml").read_text())["resources"]
     assert sorted(listed) == sorted(crd_files(REPO / "crds"))
+
+
+def test_kopf_peering_crds_let_kopf_write_status_through_the_main_resource() -> None:
+    # kopf patches the peering object's .status on the object itself: a status subresource would
+    # silently drop every heartbeat, and a schema without preserved status would prune it.
+    crds = list(yaml.safe_load_all((CHART / "crds" / "kopf" / "peering.kopf.dev.yaml").read_text()))
+    assert sorted(crd["metadata"]["name"] for crd in crds) == [
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+    ]
+    for crd in crds:
+        (version,) = crd["spec"]["versions"]
+        assert "subresources" not in version
+        status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
+        assert status["x-kubernetes-preserve-unknown-fields"] is True

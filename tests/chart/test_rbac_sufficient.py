@@ -24,6 +24,7 @@ from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, ChildPr
 NAMESPACE = "rbac-check"
 GROUP_PATH = "/apis/ens.image-operator.io/v1alpha1/namespaces/" + NAMESPACE
 DEADLINE_SECONDS = 60.0
+PEERING_ENV = {"ENS_OPERATOR_PEERING", "ENS_OPERATOR_PRIORITY"}
 
 
 def example(name: str) -> dict[str, Any]:
@@ -75,17 +76,26 @@ def stack(tmp_path: Path) -> Iterator[LocalStack]:
         yield running
 
 
-def operator_requests(stack: LocalStack, tmp_path: Path, run_args: list[str]) -> set[Attributes]:
+def operator_requests(
+    stack: LocalStack,
+    tmp_path: Path,
+    run_args: list[str],
+    env_extra: dict[str, str] | None = None,
+    cluster_objects: tuple[dict[str, Any], ...] = (),
+) -> set[Attributes]:
     """Run the operator through the recording proxy while exercising it; return what it asked for."""
     kubeconfig = yaml.safe_load(stack.kubeconfig.read_text())
     upstream = kubeconfig["clusters"][0]["cluster"]["server"]
     api = httpx.Client(base_url=upstream, timeout=10)
     api.post("/api/v1/namespaces", json={"metadata": {"name": NAMESPACE}}).raise_for_status()
+    for obj in cluster_objects:  # cluster-scoped objects the chart renders, e.g. the peering object
+        group_version, plural = obj["apiVersion"], obj["kind"].lower() + "s"
+        api.post(f"/apis/{group_version}/{plural}", json=obj).raise_for_status()
     with RecordingProxy(upstream) as proxy:
         kubeconfig["clusters"][0]["cluster"]["server"] = proxy.url
         proxied = tmp_path / "proxied.kubeconfig"
         proxied.write_text(yaml.safe_dump(kubeconfig))
-        env = stack.operator_environment({"KUBECONFIG": str(proxied)})
+        env = stack.operator_environment({"KUBECONFIG": str(proxied), **(env_extra or {})})
         # The operator's own AccessKey would hide a missing Secret permission: use the namespace's.
         env = {k: v for k, v in env.items() if not k.startswith("ALIBABA_CLOUD_")}
         operator = ChildProcess("operator", ["run", *run_args], tmp_path / "operator.log", env)
@@ -115,6 +125,20 @@ def test_namespace_scope_rbac_grants_every_request_of_an_operator_run(
     denied = sorted(str(attrs) for attrs in used if not authorized(docs, attrs))
     assert not denied, f"the chart's RBAC would refuse: {denied}"
     assert not [attrs for attrs in used if attrs.namespace not in (None, NAMESPACE)]
+
+
+def test_peering_rbac_grants_every_request_of_an_operator_run(
+    toolsets: dict[str, Toolset], stack: LocalStack, tmp_path: Path
+) -> None:
+    docs = toolsets["helm3"].template({"replicaCount": 2, "peering": {"enabled": True}})
+    (deployment,) = [doc for doc in docs if doc["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    peering_env = {var["name"]: var["value"] for var in container["env"] if var["name"] in PEERING_ENV}
+    peering_objects = tuple(doc for doc in docs if doc["kind"] == "ClusterKopfPeering")
+    used = operator_requests(stack, tmp_path, container["args"], peering_env, peering_objects)
+    denied = sorted(str(attrs) for attrs in used if not authorized(docs, attrs))
+    assert not denied, f"the chart's RBAC would refuse: {denied}"
+    assert Attributes("patch", "kopf.dev", "clusterkopfpeerings", None) in used
 
 
 def test_rbac_check_refuses_what_the_chart_does_not_grant(toolsets: dict[str, Toolset]) -> None:
