@@ -13,7 +13,7 @@ import hmac
 import secrets
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import httpx
 
@@ -49,6 +49,18 @@ def canonical_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) ->
     return canonical, ";".join(names)
 
 
+def _canonical_and_signed(
+    method: str,
+    path: str,
+    query: QueryInput,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+    body_sha256: str,
+) -> tuple[str, str]:
+    headers_block, signed = canonical_headers(headers)
+    lines = [method.upper(), path or "/", canonical_query(query), headers_block, signed, body_sha256]
+    return "\n".join(lines), signed
+
+
 def canonical_request(
     method: str,
     path: str,
@@ -57,9 +69,7 @@ def canonical_request(
     body_sha256: str = EMPTY_SHA256,
 ) -> str:
     """METHOD, URI, CQS, CanonicalHeaders, SignedHeaders and the body hash, one per line."""
-    headers_block, signed = canonical_headers(headers)
-    lines = [method.upper(), path or "/", canonical_query(query), headers_block, signed, body_sha256]
-    return "\n".join(lines)
+    return _canonical_and_signed(method, path, query, headers, body_sha256)[0]
 
 
 def string_to_sign(canonical: str) -> str:
@@ -109,27 +119,27 @@ class Acs3Auth(httpx.Auth):
     def apply(self, request: httpx.Request, credentials: Credentials) -> None:
         """Add the x-acs-* headers and the Authorization header to ``request``."""
         body = request.content
-        request.headers["x-acs-date"] = self._clock().astimezone(UTC).strftime(DATE_FORMAT)
-        request.headers["x-acs-signature-nonce"] = self._nonce()
-        request.headers["x-acs-content-sha256"] = hashlib.sha256(body).hexdigest()
+        added = {
+            "x-acs-date": self._clock().astimezone(UTC).strftime(DATE_FORMAT),
+            "x-acs-signature-nonce": self._nonce(),
+            "x-acs-content-sha256": hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256,
+        }
         if credentials.security_token:
-            request.headers["x-acs-accesskey-id"] = credentials.access_key_id
-            request.headers["x-acs-security-token"] = credentials.security_token
+            added["x-acs-accesskey-id"] = credentials.access_key_id
+            added["x-acs-security-token"] = credentials.security_token
+        request.headers.update(added)
         # Sign host and every x-acs-* header: Alibaba's documented minimum, and nothing that an
         # intermediary (user agents, proxies, accept-encoding) might rewrite.
         signed = [
             (name, value)
             for name, value in request.headers.multi_items()
-            if name.lower() == "host" or name.lower().startswith("x-acs-")
+            if name == "host" or name.startswith("x-acs-")
         ]
-        canonical = canonical_request(
-            request.method,
-            request.url.path,
-            request.url.params.multi_items(),
-            signed,
-            request.headers["x-acs-content-sha256"],
+        # The query as sent, decoded once ("+" is a space): the signature covers the values.
+        query = parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True)
+        canonical, signed_names = _canonical_and_signed(
+            request.method, request.url.path, query, signed, added["x-acs-content-sha256"]
         )
-        _, signed_names = canonical_headers(signed)
         signature = sign(credentials.access_key_secret, string_to_sign(canonical))
         request.headers["Authorization"] = authorization(credentials.access_key_id, signed_names, signature)
 
