@@ -91,10 +91,9 @@ class RecordingProxy:
             app.router.add_route("*", "/{tail:.*}", forward)
             runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1)
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-            self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            host, port = runner.addresses[0][:2]
+            self.url = f"http://{host}:{port}"
             self._started.set()
             await self._stop.wait()
             await runner.cleanup()
