@@ -145,3 +145,14 @@ def test_install_guide_lists_every_value() -> None:
     guide = (REPO / "docs" / "install.md").read_text()
     missing = [name for name in leaf_values(chart_defaults()) if f"| `{name}` |" not in guide]
     assert not missing, f"docs/install.md's values table lacks {missing}"
+
+
+def test_schema_describes_exactly_the_values_the_chart_has() -> None:
+    def keys(schema_node: dict[str, Any], values: dict[str, Any], prefix: str = "") -> Iterator[str]:
+        for name, sub in schema_node.get("properties", {}).items():
+            if name != "global" and name not in values:
+                yield f"{prefix}{name}"
+            if sub.get("type") == "object" and "properties" in sub and isinstance(values.get(name), dict):
+                yield from keys(sub, values[name], f"{prefix}{name}.")
+
+    assert list(keys(schema(), chart_defaults())) == []
