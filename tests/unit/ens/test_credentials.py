@@ -165,6 +165,7 @@ async def test_rrsa_refresh_margin_is_configurable(token_file: Path) -> None:
     assert len(sts.requests) == 1
 
 
+@pytest.mark.looptime
 async def test_concurrent_callers_share_one_refresh(token_file: Path) -> None:
     clock = FakeClock()
     calls: list[httpx.Request] = []

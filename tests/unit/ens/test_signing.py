@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+from alibabacloud_tea_openapi.utils import (  # type: ignore[import-untyped]
+    get_canonical_query_string as sdk_canonical_query,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ens_image_operator.ens.auth import (
     EMPTY_SHA256,
@@ -208,3 +213,24 @@ async def test_auth_signs_plus_encoded_wire_query_as_its_decoded_values() -> Non
     assert request.headers["Authorization"].endswith(
         "Signature=03b6d074a1194b9f73dcb6d3833cc02ca266191a59a440689eb16afcc06706c7"
     )
+
+
+WIRE_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+KEYS = st.text(
+    st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_"), min_size=1
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(KEYS, WIRE_TEXT, max_size=6))
+def test_canonical_query_equals_the_official_sdk_for_any_values(params: dict[str, str]) -> None:
+    assert canonical_query(params) == sdk_canonical_query(params)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(KEYS, WIRE_TEXT, min_size=1, max_size=6))
+async def test_any_query_value_is_signed_as_it_will_be_decoded(params: dict[str, str]) -> None:
+    url = httpx.URL("https://ens.aliyuncs.com/", params=params)
+    request = await signed_request(StaticCredentials("testid", "testsecret"), str(url), "DescribeSelfImages")
+    headers = {name: request.headers[name] for name in ens_headers()}
+    assert request.headers["Authorization"].endswith(f"Signature={signature(params, headers, 'testsecret')}")
