@@ -65,6 +65,8 @@ class RecordingProxy:
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()

@@ -348,3 +348,16 @@ def test_pdb_min_available_wins_over_max_unavailable(tools: Toolset) -> None:
     (budget,) = of_kind(tools.template(values), "PodDisruptionBudget")
     assert budget["spec"]["minAvailable"] == 1
     assert "maxUnavailable" not in budget["spec"]
+
+
+def test_cluster_scope_can_still_watch_selected_namespaces(tools: Toolset) -> None:
+    docs = tools.template({"watchNamespaces": ["team-a"], "peering": {"enabled": True}, "replicaCount": 2})
+    (container,) = deployment(docs)["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["--namespace", "team-a"]
+    assert of_kind(docs, "Role") == []
+    assert [p["metadata"]["namespace"] for p in of_kind(docs, "KopfPeering")] == ["team-a"]
+    assert {
+        "apiGroups": ["kopf.dev"],
+        "resources": ["kopfpeerings"],
+        "verbs": ["get", "list", "watch", "patch"],
+    } in rules(docs)
