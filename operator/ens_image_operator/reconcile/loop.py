@@ -89,9 +89,15 @@ async def finish(view: ObjectView, handle: ObjectHandle, outcome: Outcome, now: 
 
 
 def should_poll(view: ObjectView) -> bool:
-    """Whether the object needs a fast timer: work in flight, or a stall worth re-checking."""
-    if view.deleting or is_paused(view):
+    """Whether the object needs a fast timer: work in flight, a stall worth re-checking, or paused.
+
+    Paused objects keep a timer that makes no calls: kopf leaves annotations under its storage prefix
+    (ours) out of the change detection, so only a timer notices that the pause was lifted.
+    """
+    if view.deleting:
         return False
+    if is_paused(view):
+        return True
     status = view.status
     if view.generation is not None and status.get("observedGeneration") != view.generation:
         return True
@@ -102,5 +108,6 @@ def should_poll(view: ObjectView) -> bool:
         return reason in RECHECKED_STALL_REASONS
     for condition in status.get("conditions") or ():
         if condition.get("type") == "Reconciling":
-            return bool(condition.get("status") == "True")
+            # Still marked Paused but no longer paused: the pause was just lifted.
+            return bool(condition.get("status") == "True" or condition.get("reason") == "Paused")
     return False

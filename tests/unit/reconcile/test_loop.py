@@ -67,7 +67,15 @@ def test_a_changed_spec_is_polled_even_if_it_was_ready() -> None:
     )
 
 
-def test_paused_and_deleting_objects_have_no_timer() -> None:
+def test_deleting_objects_have_no_timer() -> None:
     in_flight = _status(Verdict(State.PROGRESSING, "Importing"))
-    assert not should_poll(view(IMPORT_SPEC, in_flight, annotations={"ens.image-operator.io/paused": "true"}))
     assert not should_poll(view(IMPORT_SPEC, in_flight, deleting=True))
+
+
+def test_paused_objects_keep_a_timer_to_notice_the_pause_lifted() -> None:
+    ready = _status(Verdict(State.READY, "Available"))
+    assert should_poll(view(IMPORT_SPEC, ready, annotations={"ens.image-operator.io/paused": "true"}))
+
+
+def test_an_object_whose_pause_was_lifted_is_polled() -> None:
+    assert should_poll(view(IMPORT_SPEC, _status(Verdict(State.PAUSED, "Paused"))))
