@@ -163,3 +163,17 @@ def test_images_command_prints_the_emulator_catalogue(
     rows = json.loads(capsys.readouterr().out)
     assert rows
     assert {row["OSType"] for row in rows} == {"windows"}
+
+
+def test_images_command_reports_refused_credentials_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong-secret")
+    with emulator_thread(keys={KEY_ID: KEY_SECRET}) as emu:
+        assert cli.main(["images", "--endpoint", emu.url]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: ENS refused the credentials: SignatureDoesNotMatch")
+    assert captured.err.count("\n") == 1
+    assert "wrong-secret" not in captured.err

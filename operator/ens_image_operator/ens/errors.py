@@ -38,7 +38,9 @@ class EnsError(Exception):
 
     def __str__(self) -> str:
         status = f", HTTP {self.http_status}" if self.http_status is not None else ""
-        text = f"{self.code}: {self.message}" if self.message else self.code
+        # One line, whatever the server sent: the text ends up in log lines and in conditions.
+        message = " ".join(self.message.split())
+        text = f"{self.code}: {message}" if message else self.code
         return f"{text} (RequestId: {self.request_id or '-'}{status})"
 
     def __repr__(self) -> str:

@@ -110,3 +110,11 @@ def test_non_json_5xx_body_is_transient_with_http_code() -> None:
 def test_lower_case_body_keys_are_understood() -> None:
     error = classify(400, json.dumps({"code": "MissingParameter", "requestId": "r-1"}), {})
     assert (type(error), error.request_id) == (Invalid, "r-1")
+
+
+def test_str_is_one_line_even_when_the_message_is_not() -> None:
+    error = classify(
+        400, body("SignatureDoesNotMatch", "server string to sign is:\nACS3-HMAC-SHA256\nabc"), {}
+    )
+    assert "\n" not in str(error)
+    assert error.message.count("\n") == 2
