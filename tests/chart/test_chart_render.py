@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import tarfile
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -361,3 +363,19 @@ def test_cluster_scope_can_still_watch_selected_namespaces(tools: Toolset) -> No
         "resources": ["kopfpeerings"],
         "verbs": ["get", "list", "watch", "patch"],
     } in rules(docs)
+
+
+def test_chart_refuses_clusters_older_than_it_supports(tools: Toolset) -> None:
+    error = tools.template_error({}, "--kube-version", "1.24.0")
+    assert "incompatible with Kubernetes v1.24.0" in error, error
+
+
+def test_packaged_chart_holds_templates_crds_and_schema_only(tools: Toolset, tmp_path: Path) -> None:
+    done = tools.helm("package", str(CHART), "--destination", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    (archive,) = tmp_path.glob("ens-image-operator-*.tgz")
+    with tarfile.open(archive) as tar:
+        names = {name.removeprefix("ens-image-operator/") for name in tar.getnames()}
+    assert {"Chart.yaml", "values.yaml", "values.schema.json", "templates/NOTES.txt"} <= names
+    assert {"crds/ensimages.ens.image-operator.io.yaml", "crds/kopf/peering.kopf.dev.yaml"} <= names
+    assert not [name for name in names if "__pycache__" in name or name.endswith((".orig", ".swp"))]
