@@ -18,6 +18,7 @@ from typing import Any, Self
 
 import httpx
 
+from ens_image_operator import __version__
 from ens_image_operator.ens.auth import Acs3Auth, canonical_query
 from ens_image_operator.ens.credentials import CredentialsProvider
 from ens_image_operator.ens.errors import EnsError, Throttled, Transient, classify
@@ -86,7 +87,11 @@ class EnsClient:
             auth=auth or Acs3Auth(credentials),
             transport=transport,
             timeout=timeout,
-            headers={"accept": "application/json", "x-acs-version": API_VERSION},
+            headers={
+                "accept": "application/json",
+                "user-agent": f"ens-image-operator/{__version__}",
+                "x-acs-version": API_VERSION,
+            },
         )
 
     def __repr__(self) -> str:
@@ -164,14 +169,18 @@ class EnsClient:
         url = f"{self.endpoint}/?{canonical_query(query)}" if query else f"{self.endpoint}/"
         started = self._clock()
         attempt = 0
+        last_error: EnsError | None = None
         while True:
             attempt += 1
             await self.limiter.acquire()
             begun = self._clock()
             remaining = self.retry_deadline - (begun - started)
+            if last_error is not None and remaining <= 0:
+                raise last_error  # the limiter's queue ate the rest of the budget
             try:
                 body = await self._attempt(action, url, max(0.001, min(self.timeout, remaining)))
             except EnsError as error:
+                last_error = error
                 self._record(action, error.code, self._clock() - begun)
                 delay = error.retry_after if error.retry_after is not None else self._backoff(attempt)
                 if isinstance(error, Throttled):

@@ -371,3 +371,25 @@ async def test_idempotent_calls_are_repeated_after_a_lost_connection() -> None:
     async with client(rec) as ens:
         await ens.delete_image("m-1")
     assert len(rec.requests) == 2
+
+
+@pytest.mark.looptime
+async def test_a_long_limiter_pause_does_not_stretch_the_retry_deadline() -> None:
+    limiter = RateLimiter(qps=1000, burst=1000)
+    rec = Recorder(error(503, "ServiceUnavailable"))
+    start = now()
+    async with client(rec, limiter=limiter, retry_deadline=5.0, backoff_base=0.1, max_attempts=50) as ens:
+        calling = asyncio.create_task(ens.delete_image("m-1"))
+        await asyncio.sleep(0.01)
+        limiter.penalize(60.0)  # someone else was throttled hard
+        with pytest.raises(Transient):
+            await calling
+    assert len(rec.requests) <= 3
+    assert now() - start == pytest.approx(60.0, abs=1.0)
+
+
+async def test_requests_name_the_operator_as_user_agent() -> None:
+    rec = Recorder(ok(Code=0))
+    async with client(rec) as ens:
+        await ens.delete_image("m-1")
+    assert rec.requests[0].headers["user-agent"].startswith("ens-image-operator/")
