@@ -136,7 +136,12 @@ def test_operator_block_maps_one_to_one_onto_settings_with_the_same_defaults() -
     expected = {
         f"ENS_OPERATOR_{name.upper()}" for name in fields if name not in SETTINGS_OUTSIDE_OPERATOR_BLOCK
     }
-    assert set(by_env) == expected
+    missing, stale = sorted(expected - set(by_env)), sorted(set(by_env) - expected)
+    assert not missing, (
+        f"Settings fields without a chart value: {missing}; add each as operator.<camelCase> to "
+        "values.yaml, values.schema.json, templates/deployment.yaml and the table in docs/install.md"
+    )
+    assert not stale, f"chart values for settings that no longer exist: {stale}"
     for name, info in fields.items():
         if name in SETTINGS_OUTSIDE_OPERATOR_BLOCK:
             continue
