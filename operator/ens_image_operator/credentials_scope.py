@@ -20,7 +20,7 @@ from ens_image_operator.reconcile.failures import CredentialsProblem
 from ens_image_operator.reconcile.ports import Cloud
 
 SecretReader = Callable[[str, str], Awaitable[dict[str, str] | None]]
-ClientFactory = Callable[[CredentialsProvider], EnsClient]
+ClientFactory = Callable[[CredentialsProvider, bool], EnsClient]  # (credentials, retrying)
 
 KEY_ID = "accessKeyId"
 KEY_SECRET = "accessKeySecret"  # noqa: S105 - a key name, not a secret
@@ -35,6 +35,7 @@ def _loop_time() -> float:
 @dataclass
 class _Scope:
     client: EnsClient
+    once: EnsClient
     snapshots: ScopeSnapshots
 
 
@@ -77,8 +78,9 @@ class CredentialScopes:
     def _scope(self, key: str, provider: CredentialsProvider) -> _Scope:
         scope = self._scopes.get(key)
         if scope is None:
-            client = self._make_client(provider)
-            scope = _Scope(client, ScopeSnapshots(client, max_age=self.snapshot_max_age, clock=self._clock))
+            client = self._make_client(provider, True)
+            snapshots = ScopeSnapshots(client, max_age=self.snapshot_max_age, clock=self._clock)
+            scope = _Scope(client, self._make_client(provider, False), snapshots)
             self._scopes[key] = scope
         return scope
 
@@ -92,7 +94,7 @@ class CredentialScopes:
                     f"Secret {namespace}/{name} named in spec.credentialsRef does not exist"
                 )
             scope = self._scope(OPERATOR_SCOPE, self._operator_credentials)
-            return Cloud(scope.client, scope.snapshots, "the operator's own credentials")
+            return Cloud(scope.client, scope.snapshots, "the operator's own credentials", scope.once)
         key_id, secret, token = data.get(KEY_ID), data.get(KEY_SECRET), data.get(KEY_TOKEN) or None
         if not key_id or not secret:
             raise CredentialsProblem(f"Secret {namespace}/{name} needs the keys {KEY_ID} and {KEY_SECRET}")
@@ -100,7 +102,7 @@ class CredentialScopes:
         # equal keys in different namespaces share one snapshot.
         digest = hashlib.sha256("\0".join((key_id, secret, token or "")).encode()).hexdigest()
         scope = self._scope(digest, StaticCredentials(key_id, secret, token))
-        return Cloud(scope.client, scope.snapshots, f"Secret {namespace}/{name}")
+        return Cloud(scope.client, scope.snapshots, f"Secret {namespace}/{name}", scope.once)
 
     def scopes(self) -> list[ScopeSnapshots]:
         """Every snapshot in use (for metrics)."""
@@ -110,4 +112,5 @@ class CredentialScopes:
         """Close every client."""
         for scope in self._scopes.values():
             await scope.client.aclose()
+            await scope.once.aclose()
         self._scopes.clear()

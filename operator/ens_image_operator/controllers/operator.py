@@ -23,13 +23,13 @@ def build_runtime(settings: Settings, kube: KubeApi) -> Runtime:
     """The process-wide state: one rate limiter shared by every ENS client."""
     limiter = RateLimiter(qps=settings.qps, burst=max(1, int(settings.qps)))
 
-    def make_client(credentials: CredentialsProvider) -> EnsClient:
+    def make_client(credentials: CredentialsProvider, retrying: bool) -> EnsClient:
         return EnsClient(
             credentials,
             endpoint=settings.endpoint,
             limiter=limiter,
             timeout=settings.request_timeout,
-            max_attempts=settings.max_attempts,
+            max_attempts=settings.max_attempts if retrying else 1,
             retry_deadline=settings.retry_deadline,
             on_call=record_call,
         )

@@ -159,7 +159,7 @@ class ExportReconciler:
         await handle.patch_status({"startedAt": started, "imageId": image_id})
         handle.event("Normal", "Exporting", f"exporting image {image_id} to oss://{spec.oss_bucket}")
         try:
-            url = await cloud.client.export_image(
+            url = await cloud.single_shot.export_image(
                 image_id=image_id,
                 oss_bucket=spec.oss_bucket,
                 oss_region_id=spec.oss_region_id,

@@ -12,7 +12,7 @@ from enum import Enum
 from pydantic import ValidationError
 
 from ens_image_operator.api.image import IMAGE_NAME_PATTERN, EnsImageSpec, EnsImageStatus
-from ens_image_operator.ens.errors import EnsError, NotFound
+from ens_image_operator.ens.errors import EnsError, NotFound, Throttled
 from ens_image_operator.ens.models import DiskDeviceMapping, ImportImageRequest, SelfImage
 from ens_image_operator.reconcile.conditions import State, Verdict, parse_time, rfc3339, stalled_at
 from ens_image_operator.reconcile.failures import (
@@ -252,10 +252,11 @@ class ImageReconciler:
         await handle.patch_status({"importStartedAt": rfc3339(now), "imageName": name, "imageId": None})
         handle.event("Normal", "Importing", f"importing image {name}")
         try:
-            image_id = await cloud.client.import_image(import_request(spec, name))
+            image_id = await cloud.single_shot.import_image(import_request(spec, name))
         except EnsError as error:
-            if is_terminal(error):
-                # Refused outright: nothing was created, so a later spec may import afresh.
+            if is_terminal(error) or isinstance(error, Throttled):
+                # Refused before anything was created: the next attempt may import afresh. Any
+                # other failure may have created the image, so the intent stays for recovery.
                 await handle.patch_status({"importStartedAt": None})
             return self._failed(error, "ImportImage", cloud)
         await handle.patch_status({"imageId": image_id})

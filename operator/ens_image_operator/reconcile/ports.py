@@ -66,6 +66,14 @@ class Cloud:
     client: EnsApi
     snapshots: Snapshots
     source: str  # where the credentials came from, for messages: "Secret ns/name" or "operator"
+    # A client that never retries by itself, for calls that are not idempotent (ImportImage): a retry
+    # after a lost answer would create a second image. The reconcile pass decides instead.
+    once: EnsApi | None = None
+
+    @property
+    def single_shot(self) -> EnsApi:
+        """The client for non-idempotent calls."""
+        return self.once or self.client
 
 
 CloudFactory = Callable[[], Awaitable[Cloud]]

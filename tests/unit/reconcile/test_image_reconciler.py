@@ -6,9 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from reconcile_fakes import IMPORT_SPEC, NOW, FakeEns, FakeObject, cloud_of, view
+from reconcile_fakes import IMPORT_SPEC, NOW, FakeEns, FakeObject, FakeSnapshots, cloud_of, view
 
-from ens_image_operator.ens.errors import Invalid, Transient
+from ens_image_operator.ens.errors import Invalid, Throttled, Transient
 from ens_image_operator.reconcile.conditions import State, Verdict, build
 from ens_image_operator.reconcile.failures import CredentialsProblem
 from ens_image_operator.reconcile.image import ImageReconciler
@@ -151,6 +151,24 @@ async def test_a_transient_import_error_keeps_the_intent_and_retries(reconciler:
     outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
     assert (outcome.verdict.state, outcome.verdict.reason) == (State.PROGRESSING, "Retrying")
     assert "importStartedAt" in obj.status
+
+
+async def test_a_throttled_import_is_retried_afresh(reconciler: ImageReconciler) -> None:
+    ens, obj = FakeEns(), FakeObject()
+    ens.fail["ImportImage"] = Throttled("Throttling.User", request_id="R-8")
+    outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.PROGRESSING, "Throttled")
+    assert "importStartedAt" not in obj.status  # refused before processing: nothing to recover
+
+
+async def test_import_image_goes_through_the_client_that_never_retries(reconciler: ImageReconciler) -> None:
+    retrying, single = FakeEns(), FakeEns()
+
+    async def factory() -> Cloud:
+        return Cloud(retrying, FakeSnapshots(retrying), "operator", once=single)
+
+    await reconciler.reconcile(view(IMPORT_SPEC), FakeObject(), factory, NOW)
+    assert (single.calls("ImportImage"), retrying.calls("ImportImage")) == (1, 0)
 
 
 async def test_a_refused_import_stalls_with_the_code_and_clears_the_intent(
