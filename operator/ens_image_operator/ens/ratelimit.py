@@ -29,6 +29,7 @@ class RateLimiter:
         *,
         recovery: float = 30.0,
         min_factor: float = 1 / 16,
+        halving_interval: float = 1.0,
         clock: Callable[[], float] = _loop_time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -38,6 +39,7 @@ class RateLimiter:
         self.burst = burst
         self.recovery = recovery
         self.min_factor = min_factor
+        self.halving_interval = halving_interval
         self._clock = clock
         self._sleep = sleep
         self._tokens = float(burst)
@@ -63,10 +65,11 @@ class RateLimiter:
         """ENS throttled us: pause every caller for ``seconds`` and halve the rate for a while."""
         now = self._clock()
         self._refill(now)
-        current = self.rate(now) / self.qps
-        self._factor_at_penalty = max(self.min_factor, current / 2)
+        # Answers to requests sent together arrive together: one burst of throttles halves once.
+        if self._penalized_at is None or now - self._penalized_at >= self.halving_interval:
+            self._factor_at_penalty = max(self.min_factor, self.rate(now) / self.qps / 2)
+            self._penalized_at = now
         self._paused_until = max(self._paused_until, now + max(0.0, seconds))
-        self._penalized_at = now
         self._tokens = min(self._tokens, 0.0)  # no saved-up burst right after a throttle
 
     def _refill(self, now: float) -> None:

@@ -48,11 +48,20 @@ async def test_penalty_halves_the_rate_then_it_recovers() -> None:
 
 
 @pytest.mark.looptime
-async def test_repeated_penalties_keep_a_floor() -> None:
-    limiter = RateLimiter(qps=16, burst=1, min_factor=1 / 16)
+async def test_a_burst_of_throttles_halves_the_rate_once() -> None:
+    limiter = RateLimiter(qps=16, burst=1)
+    for _ in range(10):
+        limiter.penalize(0.5)
+    assert limiter.rate() == pytest.approx(8.0)
+
+
+@pytest.mark.looptime
+async def test_throttles_spread_over_time_keep_halving_down_to_a_floor() -> None:
+    limiter = RateLimiter(qps=16, burst=1, min_factor=1 / 16, recovery=1000.0)
     for _ in range(10):
         limiter.penalize(0.0)
-    assert limiter.rate() == pytest.approx(1.0)
+        await asyncio.sleep(1.0)
+    assert limiter.rate() == pytest.approx(1.0, abs=0.2)
 
 
 def test_invalid_limits_are_rejected() -> None:
