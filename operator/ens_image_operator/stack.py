@@ -129,6 +129,7 @@ class LocalStack:
         crds: Path | None = None,
         operator_env: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
+        emulator_keys: Mapping[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
         self.step_seconds = step_seconds
@@ -137,6 +138,10 @@ class LocalStack:
         self.crds = crds or find_crds_dir()
         self.operator_env = dict(operator_env or {})
         self.start_timeout = start_timeout
+        # Further access keys the emulator accepts besides the default one (id -> secret).
+        self.emulator_keys = dict(emulator_keys or {})
+        # 0 picks a free port; a restart reuses the port, so the operator's endpoint stays valid.
+        self.emulator_port = 0
         self.kubeconfig = workdir / "kubeconfig"
         self.emulator: ChildProcess | None = None
         self.sandbox: ChildProcess | None = None
@@ -172,19 +177,23 @@ class LocalStack:
         args = [
             "emulator",
             "--host", "127.0.0.1",
-            "--port", "0",
+            "--port", str(self.emulator_port),
             "--access-key-id", DEFAULT_KEY_ID,
             "--access-key-secret", DEFAULT_KEY_SECRET,
             "--step-seconds", str(self.step_seconds),
         ]  # fmt: skip
+        for key_id, secret in self.emulator_keys.items():
+            args += ["--access-key-id", key_id, "--access-key-secret", secret]
         if self.state_file is not None:
             args += ["--state", str(self.state_file)]
         self.emulator = ChildProcess("emulator", args, self.workdir / "emulator.log", self._env)
         return self.emulator.wait_url(self.start_timeout)
 
     def restart_emulator(self) -> str:
-        """Stop the emulator and start it again (same state file, if any)."""
+        """Stop the emulator and start it again on the same port (same state file, if any)."""
         if self.emulator is not None:
+            if self.emulator.url is not None:
+                self.emulator_port = int(self.emulator.url.rsplit(":", 1)[1])
             self.emulator.terminate()
         return self.start_emulator()
 
