@@ -141,3 +141,30 @@ def test_delete_without_waiting_leaves_a_finalized_object_terminating(
 def test_explain_shows_field_descriptions(cluster: Cluster, namespace: str) -> None:
     out = ok(kubectl(cluster, namespace, "explain", "gadget.spec.name"))
     assert "Gadget name." in out
+
+
+def test_create_of_built_in_kinds_works(cluster: Cluster, namespace: str) -> None:
+    # kubectl sends these as protobuf
+    ok(kubectl(cluster, namespace, "create", "configmap", "c1", "--from-literal=k=v"))
+    ok(kubectl(cluster, namespace, "create", "secret", "generic", "s1", "--from-literal=pw=hunter2"))
+    assert cluster.core.read_namespaced_config_map("c1", namespace).data == {"k": "v"}
+    secret = cluster.core.read_namespaced_secret("s1", namespace)
+    assert secret.data == {"pw": "aHVudGVyMg=="}
+    assert secret.type == "Opaque"
+
+
+def test_create_namespace_works(cluster: Cluster, namespace: str) -> None:
+    created = f"{namespace}-k"
+    try:
+        ok(kubectl(cluster, namespace, "create", "namespace", created))
+        assert cluster.core.read_namespace(created).status.phase == "Active"
+    finally:
+        kubectl(cluster, namespace, "delete", "namespace", created, "--wait=false")
+
+
+def test_label_and_get_by_label_selector(cluster: Cluster, namespace: str, gadgets: Gadgets) -> None:
+    gadgets.make("g1")
+    gadgets.make("g2")
+    ok(kubectl(cluster, namespace, "label", "gadget", "g2", "tier=edge"))
+    out = ok(kubectl(cluster, namespace, "get", "gadgets", "-l", "tier=edge", "-o", "name"))
+    assert out.split() == ["gadget.sandbox-test.image-operator.io/g2"]

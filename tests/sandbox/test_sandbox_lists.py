@@ -130,3 +130,10 @@ def test_deleting_a_namespace_deletes_its_objects(cluster: Cluster) -> None:
     cluster.core.delete_namespace(name)
     assert wait_gone(lambda: cluster.core.read_namespace(name), timeout=120)
     assert cluster.custom.list_namespaced_custom_object(GROUP, "v1alpha1", name, "gadgets")["items"] == []
+
+
+def test_secret_string_data_is_stored_as_base64_data(cluster: Cluster, namespace: str) -> None:
+    cluster.core.create_namespaced_secret(namespace, {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
+    secret = cluster.core.read_namespaced_secret("s", namespace)
+    assert secret.data == {"k": "dg=="}
+    assert secret.string_data is None

@@ -6,6 +6,7 @@ returns a ``Reply`` (JSON or a watch stream), so its rules are testable without 
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import json
@@ -18,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from ens_image_operator.sandbox import discovery, openapi, patches, schema, tables
+from ens_image_operator.sandbox import discovery, openapi, patches, protobuf, schema, tables
 from ens_image_operator.sandbox.cel_rules import check_rules
 from ens_image_operator.sandbox.errors import (
     ApiError,
@@ -36,6 +37,7 @@ from ens_image_operator.sandbox.store import HistoryGone, Store
 
 CRD_KEY = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 NAMESPACES = ("", "v1", "namespaces")
+SECRETS = ("", "v1", "secrets")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -367,10 +369,15 @@ class KubernetesApi:
 
     def _body(self, request: ApiRequest) -> Any:
         content_type = request.header("Content-Type").split(";")[0].strip()
-        if "protobuf" in content_type or "cbor" in content_type:
-            # client-go falls back to JSON when the server refuses a binary encoding
-            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
-                           "accepted media types include: application/json, application/yaml")  # fmt: skip
+        if "protobuf" in content_type:
+            try:
+                return protobuf.decode(request.body)
+            except protobuf.UnsupportedProtobuf as error:
+                accepted = "application/json, application/yaml"
+                message = (
+                    f"the body of the request was in an unknown format - accepted media types: {accepted}"
+                )
+                raise ApiError(415, "UnsupportedMediaType", message) from error
         try:
             if content_type in (patches.APPLY, "application/yaml"):
                 return yaml.safe_load(request.body or b"{}")
@@ -453,6 +460,8 @@ class KubernetesApi:
             obj["spec"] = {"finalizers": ["kubernetes"]}
             obj["status"] = {"phase": "Active"}
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+        if rtype.key == SECRETS:
+            _normalize_secret(obj)
         warnings = self._admit(request, rtype, obj, None, subresource=None)
         self._check_namespace(rtype, meta.get("namespace"))
         if self.store.get(rtype.key, meta.get("namespace", ""), name) is not None:
@@ -573,6 +582,8 @@ class KubernetesApi:
                     raise invalid(
                         rtype, target.name, [Cause("FieldValueForbidden", message, "metadata.finalizers")]
                     )
+        if rtype.key == SECRETS:
+            _normalize_secret(result)
         warnings = self._admit(request, rtype, result, old, subresource=target.subresource)
         if rtype.custom and _spec_part(result) != _spec_part(old):
             result["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
@@ -738,6 +749,14 @@ class KubernetesApi:
         if validation == "Ignore":
             return []
         return [f'unknown field "{path}"' for path in dropped]
+
+
+def _normalize_secret(secret: Json) -> None:
+    """As the API server: ``stringData`` is folded into base64 ``data``; the type defaults to Opaque."""
+    for key, value in (secret.pop("stringData", None) or {}).items():
+        secret.setdefault("data", {})[key] = base64.b64encode(str(value).encode()).decode()
+    if not secret.get("type"):
+        secret["type"] = "Opaque"
 
 
 def _field_support(rtype: ResourceType) -> Callable[[str], bool]:
