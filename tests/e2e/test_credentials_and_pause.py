@@ -70,3 +70,21 @@ def test_a_paused_image_makes_no_cloud_calls_until_resumed(stack: LocalStack, cl
     assert live_images(stack, name) == []
     cluster.kubectl("annotate", "ensimage", name, f"{PAUSED}-")
     cluster.wait_condition("ensimage", name, "Ready")
+
+
+def test_a_deletion_stuck_on_bad_credentials_is_released_by_switching_to_retain(
+    stack: LocalStack, cluster: Cluster
+) -> None:
+    name = unique("stuck")
+    _secret(cluster, "team-key", DEFAULT_KEY_ID, DEFAULT_KEY_SECRET)
+    cluster.apply(ens_image(name, source=oss("web.qcow2"), credentialsRef={"name": "team-key"}))
+    cluster.wait_condition("ensimage", name, "Ready")
+    _secret(cluster, "broken-key", DEFAULT_KEY_ID, "not-the-key")
+    cluster.kubectl(
+        "patch", "ensimage", name, "--type=merge", "-p", '{"spec":{"credentialsRef":{"name":"broken-key"}}}'
+    )
+    cluster.kubectl("delete", "ensimage", name, "--wait=false")
+    cluster.wait_condition("ensimage", name, "Stalled")
+    cluster.kubectl("patch", "ensimage", name, "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}')
+    cluster.wait_gone("ensimage", name, timeout=90)
+    assert len(live_images(stack, name)) == 1
