@@ -168,3 +168,10 @@ def test_label_and_get_by_label_selector(cluster: Cluster, namespace: str, gadge
     ok(kubectl(cluster, namespace, "label", "gadget", "g2", "tier=edge"))
     out = ok(kubectl(cluster, namespace, "get", "gadgets", "-l", "tier=edge", "-o", "name"))
     assert out.split() == ["gadget.sandbox-test.image-operator.io/g2"]
+
+
+def test_apply_with_warn_validation_prints_the_server_warning(cluster: Cluster, namespace: str) -> None:
+    manifest = MANIFEST.format(name="g1", size=1) + "  bogus: 1\n"
+    result = kubectl(cluster, namespace, "apply", "--validate=warn", "-f", "-", stdin=manifest)
+    assert result.returncode == 0, result.stderr
+    assert 'unknown field "spec.bogus"' in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import yaml
 from conftest import GROUP, TEST_CRD, Gadgets
 from kubernetes.client.exceptions import ApiException
 
+from ens_image_operator.sandbox.api import ApiRequest, KubernetesApi
 from ens_image_operator.sandbox.server import REQUEST_LOG_LIMIT, Sandbox, running_sandbox
 
 
@@ -71,3 +73,16 @@ def test_kopf_run_style_discovery_of_namespaces_works(local: Sandbox) -> None:
     response = httpx.get(f"{local.url}/api/v1/namespaces")
     assert response.status_code == 200
     assert response.json()["kind"] == "NamespaceList"
+
+
+async def test_a_watch_from_a_forgotten_resource_version_gets_410_expired() -> None:
+    api = KubernetesApi(history=3)
+    for index in range(5):
+        body = json.dumps({"metadata": {"name": f"cm{index}"}}).encode()
+        await api.handle(ApiRequest("POST", "/api/v1/namespaces/default/configmaps", body=body))
+    query = {"watch": "true", "resourceVersion": "5", "timeoutSeconds": "1"}
+    reply = await api.handle(ApiRequest("GET", "/api/v1/namespaces/default/configmaps", query=query))
+    assert reply.stream is not None
+    lines = [json.loads(chunk) async for chunk in reply.stream if chunk]
+    assert lines[0]["type"] == "ERROR"
+    assert lines[0]["object"]["code"] == 410

@@ -108,9 +108,9 @@ def _spec_part(obj: Json) -> Json:
 class KubernetesApi:
     """The resource model and request handling of the local Kubernetes API."""
 
-    def __init__(self, *, watch_poll_seconds: float = 2.0) -> None:
+    def __init__(self, *, watch_poll_seconds: float = 2.0, history: int = 50_000) -> None:
         self.registry = Registry()
-        self.store = Store()
+        self.store = Store(history=history)
         self.watch_poll_seconds = watch_poll_seconds
         self.closing = False
         for rtype in BUILTINS:

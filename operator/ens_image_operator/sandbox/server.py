@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -22,6 +23,8 @@ import yaml
 
 from ens_image_operator.sandbox.api import ApiRequest, KubernetesApi, Reply
 from ens_image_operator.sandbox.registry import Json, read_crds
+
+logger = logging.getLogger(__name__)
 
 # kmock scans its whole request log per request; a short log keeps every request O(1).
 REQUEST_LOG_LIMIT = 64
@@ -59,6 +62,7 @@ class SandboxEmulator(kmock.KubernetesEmulator):
         try:
             return await self._handle(request)
         except Exception as error:
+            logger.exception("internal error serving %s %s", raw_request.method, raw_request.path)
             if self._errors:
                 self._errors[-1].append(error)
             message = f"internal error: {type(error).__name__}: {error}"
@@ -94,7 +98,9 @@ class SandboxEmulator(kmock.KubernetesEmulator):
 
 
 async def _respond(raw: aiohttp.web.BaseRequest, reply: Reply) -> aiohttp.web.StreamResponse:
-    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in reply.warnings)} if reply.warnings else {}
+    # RFC 7234 warn-text is a quoted string: inner quotes and backslashes are escaped.
+    quoted = [w.replace("\\", "\\\\").replace('"', '\\"') for w in reply.warnings]
+    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in quoted)} if quoted else {}
     if reply.stream is None:
         body = json.dumps(reply.body, separators=(",", ":")).encode()
         return aiohttp.web.Response(
