@@ -1,0 +1,112 @@
+"""P3 create latency: a burst of EnsImages, time from each object's creation to its ImportImage.
+
+The objects are created with a few concurrent clients; an object's creation time is the monotonic
+time its 201 came back. The emulator's call log holds the monotonic time each ImportImage arrived,
+and its ImageName names the object. The burst runs once per client rate limit given (the
+operator's default of 10 calls/s first), to show how much of the latency is the limiter.
+Goal: p99 ≤ 2 s for 500 objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from typing import Any
+
+from bench.common import (
+    Emulator,
+    Kube,
+    ens_image,
+    figure,
+    local_stack,
+    oss_source,
+    percentile,
+    run,
+    sandbox_url,
+    save,
+    save_plot,
+    show,
+)
+
+from ens_image_operator.stack import LocalStack
+
+FOREVER = 10**6
+GOAL_P99 = 2.0
+
+
+async def burst(stack: LocalStack, n: int, namespace: str, within: float) -> dict[str, Any]:
+    emulator = Emulator(stack.admin_url)
+    kube = Kube(sandbox_url(stack))
+    await kube.namespace(namespace)
+    emulator.delete("/calls")
+    bodies = [
+        ens_image(f"{namespace}-{i:05d}", source=oss_source(f"{namespace}-{i}.qcow2")) for i in range(n)
+    ]
+    started = time.monotonic()
+    created = await kube.create_many(namespace, bodies)
+    created_s = time.monotonic() - started
+    deadline = time.monotonic() + within
+    while True:
+        imports = emulator.call_log("ImportImage")
+        ours = {entry["params"].get("ImageName"): entry for entry in imports if entry["code"] == "OK"}
+        if len(set(ours) & set(created)) >= n:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(ours)} of {n} ImportImage calls arrived in {within:.0f}s")
+        await asyncio.sleep(0.5)
+    latencies = [ours[name]["monotonic"] - after for name, (_, after) in created.items()]
+    arrivals = sorted(entry["monotonic"] for entry in ours.values())
+    return {
+        "n": n,
+        "create_burst_s": round(created_s, 2),
+        "p50_s": round(statistics.median(latencies), 3),
+        "p99_s": round(percentile(latencies, 0.99), 3),
+        "max_s": round(max(latencies), 3),
+        "imports_per_s": round(n / (arrivals[-1] - arrivals[0]), 1) if n > 1 else None,
+        "latencies": sorted(round(latency, 3) for latency in latencies),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench p3", description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="EnsImages in the burst")
+    parser.add_argument(
+        "--qps", type=lambda text: [float(q) for q in text.split(",")], default=[10.0, 1000.0],
+        help="operator client rate limits to run the burst with (default 10,1000)",
+    )  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="N = 100")
+    args = parser.parse_args(argv)
+    n = 100 if args.quick else args.n
+
+    results: list[dict[str, Any]] = []
+    for qps in args.qps:
+        env = {"ENS_OPERATOR_QPS": f"{qps:g}"}
+        with local_stack(step_seconds=FOREVER, fast_poll=5.0, operator_env=env) as stack:
+            result = run(burst(stack, n, f"p3-q{int(qps)}", within=120 + n / min(qps, 50)))
+        results.append({"qps": qps, **result, "goal_met": result["p99_s"] <= GOAL_P99})
+
+    show(
+        f"P3: creation → ImportImage received, burst of {n}",
+        ["client qps", "p50 (s)", "p99 (s)", "max (s)", "imports/s", f"goal p99 ≤ {GOAL_P99:g} s"],
+        [[r["qps"], r["p50_s"], r["p99_s"], r["max_s"], r["imports_per_s"], "yes" if r["goal_met"] else "NO"]
+         for r in results],
+    )  # fmt: skip
+    fig, axes = figure()
+    for r in results:
+        lat = r["latencies"]
+        axes.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], label=f"client limit {r['qps']:g}/s")
+    axes.axvline(GOAL_P99, color="k", linestyle="--", label="goal for p99")
+    axes.set_xscale("log")
+    axes.set_xlabel("seconds from the object's creation to its ImportImage at ENS")
+    axes.set_ylabel("fraction of objects")
+    axes.set_title(f"P3: create latency, burst of {n}")
+    axes.legend()
+    save_plot(fig, "p3_create")
+    save("p3_create", {"rows": [{k: v for k, v in r.items() if k != "latencies"} for r in results]})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
