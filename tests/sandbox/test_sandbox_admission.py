@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Gadgets
+from fidelity_kit import Gadgets
 from kubernetes.client.exceptions import ApiException
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Gadgets
+from fidelity_kit import Gadgets
 from kubernetes.client.exceptions import ApiException
 
 

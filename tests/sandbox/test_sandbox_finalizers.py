@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Gadgets, wait_gone
+from fidelity_kit import Gadgets, wait_gone
 from kubernetes.client.exceptions import ApiException
 
 FINALIZER = "sandbox-test.image-operator.io/hold"

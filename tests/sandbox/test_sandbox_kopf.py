@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import kopf
-from conftest import GROUP, TEST_CRD
+from fidelity_kit import GROUP, TEST_CRD
 
 from ens_image_operator.sandbox.server import running_sandbox
 

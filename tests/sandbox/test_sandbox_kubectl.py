@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Cluster, Gadgets
+from fidelity_kit import Cluster, Gadgets
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import GROUP, Cluster, Gadgets, wait_gone
+from fidelity_kit import GROUP, Cluster, Gadgets, wait_gone
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 

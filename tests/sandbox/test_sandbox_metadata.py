@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Cluster, Gadgets
+from fidelity_kit import Cluster, Gadgets
 from kubernetes.client.exceptions import ApiException
 
 

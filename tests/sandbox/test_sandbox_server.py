@@ -12,7 +12,7 @@ import httpx
 import kmock
 import pytest
 import yaml
-from conftest import GROUP, TEST_CRD, Gadgets
+from fidelity_kit import GROUP, TEST_CRD, Gadgets
 from kubernetes.client.exceptions import ApiException
 
 from ens_image_operator.sandbox.api import ApiRequest, KubernetesApi

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conftest import GROUP, PLURAL, VERSION, Cluster, Gadgets
+from fidelity_kit import GROUP, PLURAL, VERSION, Cluster, Gadgets
 from kubernetes import watch
 
 
