@@ -72,6 +72,8 @@ def _explain(error: EnsError, endpoint: str) -> str:
         return error.message
     if isinstance(error, Denied):
         return f"ENS refused the credentials: {error}"
+    if error.code == "InvalidEndpoint":
+        return error.message
     if isinstance(error, Transient) and error.code in {"ConnectionError", "Timeout"}:
         return f"cannot reach ENS at {endpoint}: {error.message}"
     return f"ENS call failed: {error}"

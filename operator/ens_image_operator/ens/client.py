@@ -137,8 +137,10 @@ class EnsClient:
             # Nothing was sent: safe to repeat any call.
             code = "ConnectionError" if isinstance(exc, httpx.ConnectError) else "Timeout"
             raise Transient(code, f"{action}: {type(exc).__name__} {exc}".strip()) from None
-        except httpx.UnsupportedProtocol as exc:
-            raise Invalid("InvalidEndpoint", f"{action}: {exc}") from None
+        except httpx.UnsupportedProtocol:
+            raise Invalid(
+                "InvalidEndpoint", f"the endpoint must be an http(s) URL, not {self.endpoint}"
+            ) from None
         except httpx.TimeoutException as exc:
             raise Transient(
                 "Timeout", f"{action} timed out ({type(exc).__name__})", maybe_applied=True

@@ -73,3 +73,14 @@ def test_table_lists_every_image(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "ubuntu_22" in out
     assert "Windows Server 2019" in out
+
+
+def test_an_endpoint_that_is_not_http_is_named_in_the_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "id")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret")
+    assert cli.main(["images", "--endpoint", "ftp://ens.example.test"]) == 1
+    assert (
+        capsys.readouterr().err == "error: the endpoint must be an http(s) URL, not ftp://ens.example.test\n"
+    )
