@@ -175,3 +175,18 @@ def test_apply_with_warn_validation_prints_the_server_warning(cluster: Cluster, 
     result = kubectl(cluster, namespace, "apply", "--validate=warn", "-f", "-", stdin=manifest)
     assert result.returncode == 0, result.stderr
     assert 'unknown field "spec.bogus"' in result.stderr
+
+
+def test_get_events_shows_type_reason_object_and_message(cluster: Cluster, namespace: str) -> None:
+    event = {
+        "metadata": {"generateName": "g1-"},
+        "involvedObject": {"kind": "Gadget", "name": "g1", "namespace": namespace},
+        "reason": "Testing",
+        "message": "hello from the suite",
+        "type": "Warning",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+    }
+    cluster.core.create_namespaced_event(namespace, event)
+    header, row = ok(kubectl(cluster, namespace, "get", "events")).splitlines()
+    assert header.split()[-4:] == ["TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert "Warning   Testing   gadget/g1   hello from the suite" in row

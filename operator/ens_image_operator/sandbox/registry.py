@@ -57,8 +57,42 @@ class ResourceType:
         return status
 
 
+def _column(name: str, json_path: str, kind: str = "string") -> Json:
+    return {"name": name, "type": kind, "jsonPath": json_path}
+
+
+_AGE = _column("Age", ".metadata.creationTimestamp", "date")
+# The columns kubectl shows for these kinds, as far as a JSONPath can express them
+# (the object column of events joins kind and name; see tables.py).
+_EVENT_COLUMNS = (
+    _column("Last Seen", ".lastTimestamp", "date"),
+    _column("Type", ".type"),
+    _column("Reason", ".reason"),
+    {
+        "name": "Object",
+        "type": "string",
+        "jsonPath": ".involvedObject.kind",
+        "joinWith": ".involvedObject.name",
+    },
+    _column("Message", ".message"),
+)
+_EVENTS_V1_COLUMNS = (
+    _column("Last Seen", ".eventTime", "date"),
+    _column("Type", ".type"),
+    _column("Reason", ".reason"),
+    {"name": "Object", "type": "string", "jsonPath": ".regarding.kind", "joinWith": ".regarding.name"},
+    _column("Message", ".note"),
+)
+
+
 def _builtin(
-    group: str, version: str, plural: str, kind: str, namespaced: bool, short: tuple[str, ...] = ()
+    group: str,
+    version: str,
+    plural: str,
+    kind: str,
+    namespaced: bool,
+    short: tuple[str, ...] = (),
+    columns: tuple[Json, ...] = (_AGE,),
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -68,17 +102,19 @@ def _builtin(
         namespaced=namespaced,
         singular=kind.lower(),
         short_names=short,
+        printer_columns=columns,
     )
 
 
 BUILTINS: tuple[ResourceType, ...] = (
-    _builtin("", "v1", "namespaces", "Namespace", False, ("ns",)),
-    _builtin("", "v1", "secrets", "Secret", True),
+    _builtin("", "v1", "namespaces", "Namespace", False, ("ns",), (_column("Status", ".status.phase"), _AGE)),
+    _builtin("", "v1", "secrets", "Secret", True, (), (_column("Type", ".type"), _AGE)),
     _builtin("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
-    _builtin("", "v1", "events", "Event", True, ("ev",)),
+    _builtin("", "v1", "events", "Event", True, ("ev",), _EVENT_COLUMNS),
     _builtin("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
-    _builtin("events.k8s.io", "v1", "events", "Event", True, ("ev",)),
-    _builtin("coordination.k8s.io", "v1", "leases", "Lease", True),
+    _builtin("events.k8s.io", "v1", "events", "Event", True, ("ev",), _EVENTS_V1_COLUMNS),
+    _builtin("coordination.k8s.io", "v1", "leases", "Lease", True, (),
+             (_column("Holder", ".spec.holderIdentity"), _AGE)),
     _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
              ("crd", "crds")),
     # kopf's own peering kinds, so an operator started with peering finds them

@@ -105,6 +105,9 @@ def _cell(obj: Json, column: Json, now: dt.datetime) -> Any:
     if not values:
         return None
     value = values[0]
+    if "joinWith" in column:  # built-in tables only: "kind/name" as kubectl shows event objects
+        rest = json_path(obj, column["joinWith"])
+        return f"{str(value).lower()}/{rest[0]}" if rest else value
     kind = column.get("type", "string")
     if kind == "date":
         return _age(value, now)
@@ -116,7 +119,7 @@ def _cell(obj: Json, column: Json, now: dt.datetime) -> Any:
 
 
 def _columns(rtype: ResourceType) -> list[Json]:
-    if rtype.custom and rtype.printer_columns:
+    if rtype.printer_columns:
         return list(rtype.printer_columns)
     return [_AGE_COLUMN]
 
@@ -126,7 +129,8 @@ def render_table(rtype: ResourceType, objects: Iterable[Json], resource_version:
     now = dt.datetime.now(dt.UTC)
     columns = _columns(rtype)
     definitions: list[Json] = [
-        {"name": "Name", "type": "string", "format": "name", "priority": 0,
+        # kubectl shows events without their (generated) names unless -o wide, like upstream
+        {"name": "Name", "type": "string", "format": "name", "priority": 1 if rtype.kind == "Event" else 0,
          "description": "Name must be unique within a namespace."},
     ]  # fmt: skip
     for column in columns:
