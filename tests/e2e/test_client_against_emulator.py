@@ -127,6 +127,33 @@ async def test_life_cycles_converge_with_30_percent_faults(emulator: RunningEmul
     assert sorted(image["ImageName"] for image in images) == names  # each imported exactly once
 
 
+async def test_an_import_whose_answer_is_lost_is_not_sent_again(emulator: RunningEmulator) -> None:
+    # The emulator imports the image, then drops the connection before answering.
+    rule = {"action": "ImportImage", "rate": 1.0, "code": None, "drop": True, "after": True}
+    async with httpx.AsyncClient(base_url=emulator.admin_url) as admin:
+        await admin.post("/faults", json=rule)
+        async with make_client(emulator, max_attempts=5) as ens:
+            with pytest.raises(Transient) as caught:
+                await ens.import_image(import_request("e2e-lost-answer"))
+        images = (await admin.get("/images")).json()
+        counts = (await admin.get("/calls")).json()
+    assert caught.value.maybe_applied
+    assert sum(counts["ImportImage"].values()) == 1
+    assert [image["ImageName"] for image in images] == ["e2e-lost-answer"]
+
+
+async def test_lost_import_answers_still_end_in_one_image_per_name(emulator: RunningEmulator) -> None:
+    rules = [{"action": "ImportImage", "rate": 0.5, "code": None, "drop": True, "after": True}]
+    names = [f"e2e-lost-{n}" for n in range(6)]
+    async with httpx.AsyncClient(base_url=emulator.admin_url) as admin:
+        await admin.post("/faults", json=rules)
+        async with make_client(emulator) as ens:
+            ids = await asyncio.gather(*(import_once(ens, name) for name in names))
+        images = (await admin.get("/images")).json()
+    assert sorted(image["ImageName"] for image in images) == names
+    assert sorted(ids) == sorted(image["ImageId"] for image in images)
+
+
 async def test_wrong_secret_is_denied_without_retrying(emulator: RunningEmulator) -> None:
     ens = EnsClient(StaticCredentials(KEY_ID, "not-the-secret"), endpoint=emulator.url, max_attempts=5)
     async with ens, httpx.AsyncClient(base_url=emulator.admin_url) as admin:
