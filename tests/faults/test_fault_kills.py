@@ -24,6 +24,7 @@ from faultkit import (
     leaks,
     make_stack,
     oss,
+    record,
     scaled,
 )
 
@@ -76,6 +77,17 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         except AssertionError as error:
             result.converge_error = str(error)
         result.images = [image for image in emulator_images(stack) if image["ImageName"].startswith("kill-")]
+        record(
+            "kill anywhere",
+            seed=SEED,
+            objects=len(names),
+            rounds=result.rounds,
+            kills=result.kills,
+            images_created=len(result.images),
+            duplicates=len(duplicates(result.images)),
+            leaks=len(leaks(result.images, result.kept)),
+            converged=result.converge_error is None,
+        )
         yield result
     finally:
         stack.close()
