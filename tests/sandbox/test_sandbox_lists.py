@@ -137,3 +137,41 @@ def test_secret_string_data_is_stored_as_base64_data(cluster: Cluster, namespace
     secret = cluster.core.read_namespaced_secret("s", namespace)
     assert secret.data == {"k": "dg=="}
     assert secret.string_data is None
+
+
+def test_a_core_event_is_seen_through_events_k8s_io_with_mapped_fields(
+    cluster: Cluster, namespace: str
+) -> None:
+    event = {
+        "metadata": {"name": "ev1"},
+        "involvedObject": {"kind": "Gadget", "name": "g1", "namespace": namespace},
+        "reason": "Testing",
+        "message": "posted as core v1",
+        "type": "Normal",
+        "source": {"component": "tester"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingComponent": "tester",
+        "reportingInstance": "tester-1",
+        "action": "Testing",
+    }
+    cluster.core.create_namespaced_event(namespace, event)
+    seen = client.EventsV1Api(cluster.api_client).read_namespaced_event("ev1", namespace)
+    assert seen.note == "posted as core v1"
+    assert seen.regarding.name == "g1"
+
+
+def test_an_events_k8s_io_event_is_seen_as_a_core_event(cluster: Cluster, namespace: str) -> None:
+    body = {
+        "metadata": {"name": "ev2"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "sandbox-test",
+        "reportingInstance": "sandbox-test-1",
+        "action": "Testing",
+        "reason": "Testing",
+        "regarding": {"kind": "Gadget", "name": "g2", "namespace": namespace},
+        "note": "posted as events.k8s.io",
+        "type": "Normal",
+    }
+    client.EventsV1Api(cluster.api_client).create_namespaced_event(namespace, body)
+    seen = cluster.core.list_namespaced_event(namespace, field_selector="involvedObject.name=g2").items
+    assert [e.message for e in seen] == ["posted as events.k8s.io"]

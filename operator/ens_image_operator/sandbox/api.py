@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from ens_image_operator.sandbox import discovery, openapi, patches, protobuf, schema, tables
+from ens_image_operator.sandbox import discovery, events, openapi, patches, protobuf, schema, tables
 from ens_image_operator.sandbox.cel_rules import check_rules
 from ens_image_operator.sandbox.errors import (
     ApiError,
@@ -38,6 +38,8 @@ from ens_image_operator.sandbox.store import HistoryGone, Store
 CRD_KEY = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 NAMESPACES = ("", "v1", "namespaces")
 SECRETS = ("", "v1", "secrets")
+CORE_EVENTS = ("", "v1", "events")
+EVENTS_V1 = ("events.k8s.io", "v1", "events")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -108,13 +110,14 @@ def _spec_part(obj: Json) -> Json:
 class KubernetesApi:
     """The resource model and request handling of the local Kubernetes API."""
 
-    def __init__(self, *, watch_poll_seconds: float = 2.0, history: int = 50_000) -> None:
+    def __init__(self, *, watch_poll_seconds: float = 2.0, history: int = 10_000) -> None:
         self.registry = Registry()
         self.store = Store(history=history)
         self.watch_poll_seconds = watch_poll_seconds
         self.closing = False
         for rtype in BUILTINS:
             self.registry.add(rtype)
+        self.store.mirror(CORE_EVENTS, EVENTS_V1, events.core_to_events_v1, events.events_v1_to_core)
         for name in INITIAL_NAMESPACES:
             self._seed_namespace(name)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 Json = dict[str, Any]
 ResourceKey = tuple[str, str, str]
 ObjectKey = tuple[str, str]  # (namespace or "", name)
+Converter = Callable[[Json], Json]
 
 
 class HistoryGone(Exception):
@@ -36,13 +38,14 @@ class Watcher:
 class Store:
     """Stored objects per resource type. Stored dicts are never mutated, only replaced."""
 
-    def __init__(self, history: int = 50_000) -> None:
+    def __init__(self, history: int = 10_000) -> None:
         self._history_size = history
         self.revision = 0
         self._objects: dict[ResourceKey, dict[ObjectKey, Json]] = {}
         self._history: dict[ResourceKey, deque[Event]] = {}
         self._forgotten: dict[ResourceKey, int] = {}
         self._watchers: dict[ResourceKey, set[Watcher]] = {}
+        self._mirrors: dict[ResourceKey, tuple[ResourceKey, Converter]] = {}
 
     def next_revision(self) -> int:
         self.revision += 1
@@ -63,9 +66,21 @@ class Store:
     def resources(self) -> list[ResourceKey]:
         return [key for key, bucket in self._objects.items() if bucket]
 
+    def mirror(self, one: ResourceKey, other: ResourceKey, convert: Converter, back: Converter) -> None:
+        """Serve the same objects under two resource types (as core and events.k8s.io Events)."""
+        self._mirrors[one] = (other, convert)
+        self._mirrors[other] = (one, back)
+
     def write(self, resource: ResourceKey, obj: Json, event_type: str) -> Json:
         """Store ``obj`` under a fresh resourceVersion and tell the watchers."""
         revision = self.next_revision()
+        stored = self._put(resource, obj, event_type, revision)
+        if resource in self._mirrors:
+            other, convert = self._mirrors[resource]
+            self._put(other, convert(stored), event_type, revision)
+        return stored
+
+    def _put(self, resource: ResourceKey, obj: Json, event_type: str, revision: int) -> Json:
         meta = dict(obj.get("metadata", {}))
         meta["resourceVersion"] = str(revision)
         stored = {**obj, "metadata": meta}
@@ -77,6 +92,15 @@ class Store:
     def remove(self, resource: ResourceKey, obj: Json) -> Json:
         """Forget ``obj``; watchers see DELETED with a fresh resourceVersion."""
         revision = self.next_revision()
+        final = self._drop(resource, obj, revision)
+        if resource in self._mirrors:
+            other = self._mirrors[resource][0]
+            twin = self.get(other, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            if twin is not None:
+                self._drop(other, twin, revision)
+        return final
+
+    def _drop(self, resource: ResourceKey, obj: Json, revision: int) -> Json:
         meta = dict(obj.get("metadata", {}))
         meta["resourceVersion"] = str(revision)
         final = {**obj, "metadata": meta}
