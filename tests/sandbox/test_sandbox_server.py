@@ -86,3 +86,21 @@ async def test_a_watch_from_a_forgotten_resource_version_gets_410_expired() -> N
     lines = [json.loads(chunk) async for chunk in reply.stream if chunk]
     assert lines[0]["type"] == "ERROR"
     assert lines[0]["object"]["code"] == 410
+
+
+async def test_an_updated_crd_changes_admission_at_once() -> None:
+    async with running_sandbox(crds=[TEST_CRD]) as sandbox:
+        crd_path = (
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.sandbox-test.image-operator.io"
+        )
+        # move spec.size's maximum from 10 to 100
+        schema_path = "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/size/maximum"
+        patch = [{"op": "replace", "path": schema_path, "value": 100}]
+        gadgets_path = f"/apis/{GROUP}/v1alpha1/namespaces/default/gadgets"
+        body = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "Gadget", "metadata": {"name": "g1"},
+                "spec": {"name": "gadget", "size": 50}}  # fmt: skip
+        async with httpx.AsyncClient(base_url=sandbox.url) as http:
+            assert (await http.post(gadgets_path, json=body)).status_code == 422
+            headers = {"Content-Type": "application/json-patch+json"}
+            assert (await http.patch(crd_path, content=json.dumps(patch), headers=headers)).status_code == 200
+            assert (await http.post(gadgets_path, json=body)).status_code == 201

@@ -136,12 +136,8 @@ class KubernetesApi:
 
     def install_crd(self, crd: Json) -> None:
         """Serve the kinds of a CRD and keep the CRD itself listable."""
-        types = from_crd(crd)
-        if not types:
+        if not self._serve_crd_types(crd):
             return
-        self.registry.remove_group_plural(types[0].group, types[0].plural)
-        for rtype in types:
-            self.registry.add(rtype)
         stored = copy.deepcopy(crd)
         meta = stored.setdefault("metadata", {})
         meta.setdefault("uid", str(uuid.uuid4()))
@@ -153,6 +149,15 @@ class KubernetesApi:
         ]  # fmt: skip
         stored["status"]["acceptedNames"] = crd["spec"]["names"]
         self.store.write(CRD_KEY, stored, "ADDED")
+
+    def _serve_crd_types(self, crd: Json) -> bool:
+        types = from_crd(crd)
+        if not types:
+            return False
+        self.registry.remove_group_plural(types[0].group, types[0].plural)
+        for rtype in types:
+            self.registry.add(rtype)
+        return True
 
     def clear(self) -> None:
         """Forget every object except CRDs; recreate the initial namespaces."""
@@ -602,7 +607,10 @@ class KubernetesApi:
         result["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         if result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers"):
             return Reply(body=self._finally_remove(rtype, result), warnings=warnings)
-        return Reply(body=self.store.write(rtype.key, result, "MODIFIED"), warnings=warnings)
+        stored = self.store.write(rtype.key, result, "MODIFIED")
+        if rtype.key == CRD_KEY:
+            self._serve_crd_types(stored)  # an updated CRD changes what its kinds accept at once
+        return Reply(body=stored, warnings=warnings)
 
     # ------------------------------------------------------------------ deletion
 
