@@ -123,8 +123,8 @@ def test_the_test_crd_is_listed(cluster: Cluster) -> None:
     assert f"gadgets.{GROUP}" in [crd.metadata.name for crd in crds]
 
 
-def test_deleting_a_namespace_deletes_its_objects(cluster: Cluster) -> None:
-    name = "fid-doomed"
+def test_deleting_a_namespace_deletes_its_objects(cluster: Cluster, namespace: str) -> None:
+    name = f"{namespace}-doomed"
     cluster.core.create_namespace({"metadata": {"name": name}})
     Gadgets(cluster, name).make("g1")
     cluster.core.delete_namespace(name)

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -256,16 +256,3 @@ class SandboxThread:
 
 async def _call(fn: Any, *args: Any) -> Any:
     return fn(*args)
-
-
-@contextlib.contextmanager
-def sandbox_in_thread(
-    crds: Sequence[Path | str] | None = None, host: str = "127.0.0.1", port: int = 0
-) -> Iterator[SandboxThread]:
-    """A context manager yielding the started ``SandboxThread`` (``.sandbox`` has the URL)."""
-    thread = SandboxThread(crds, host, port)
-    thread.__enter__()
-    try:
-        yield thread
-    finally:
-        thread.__exit__(None, None, None)
