@@ -127,6 +127,12 @@ def test_deleting_a_namespace_deletes_its_objects(cluster: Cluster, namespace: s
     name = f"{namespace}-doomed"
     cluster.core.create_namespace({"metadata": {"name": name}})
     Gadgets(cluster, name).make("g1")
+    cluster.core.create_namespaced_config_map(name, {"metadata": {"name": "cm"}})
+    event = {
+        "metadata": {"name": "ev"},
+        "involvedObject": {"kind": "Gadget", "name": "g1", "namespace": name},
+    }
+    cluster.core.create_namespaced_event(name, event)
     cluster.core.delete_namespace(name)
     assert wait_gone(lambda: cluster.core.read_namespace(name), timeout=120)
     assert cluster.custom.list_namespaced_custom_object(GROUP, "v1alpha1", name, "gadgets")["items"] == []

@@ -683,10 +683,8 @@ class KubernetesApi:
         ns = self.store.get(NAMESPACES, "", namespace)
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return
-        for rtype in self.registry:
-            if rtype.namespaced and self.store.items(rtype.key, namespace):
-                return
-        self.store.remove(NAMESPACES, ns)
+        if self.store.namespace_is_empty(namespace):
+            self.store.remove(NAMESPACES, ns)
 
     def _delete_collection(self, request: ApiRequest, target: Target) -> Reply:
         matches = self._filters(request, target.rtype)

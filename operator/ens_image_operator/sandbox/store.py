@@ -46,6 +46,8 @@ class Store:
         self._forgotten: dict[ResourceKey, int] = {}
         self._watchers: dict[ResourceKey, set[Watcher]] = {}
         self._mirrors: dict[ResourceKey, tuple[ResourceKey, Converter]] = {}
+        self._mirror_targets: set[ResourceKey] = set()  # the second view of a mirrored pair
+        self._per_namespace: dict[str, int] = {}
 
     def next_revision(self) -> int:
         self.revision += 1
@@ -70,6 +72,7 @@ class Store:
         """Serve the same objects under two resource types (as core and events.k8s.io Events)."""
         self._mirrors[one] = (other, convert)
         self._mirrors[other] = (one, back)
+        self._mirror_targets.add(other)
 
     def write(self, resource: ResourceKey, obj: Json, event_type: str) -> Json:
         """Store ``obj`` under a fresh resourceVersion and tell the watchers."""
@@ -85,7 +88,10 @@ class Store:
         meta["resourceVersion"] = str(revision)
         stored = {**obj, "metadata": meta}
         key = (meta.get("namespace", ""), meta["name"])
-        self._objects.setdefault(resource, {})[key] = stored
+        bucket = self._objects.setdefault(resource, {})
+        if key not in bucket and key[0] and resource not in self._mirror_targets:
+            self._per_namespace[key[0]] = self._per_namespace.get(key[0], 0) + 1
+        bucket[key] = stored
         self._publish(resource, Event(event_type, stored, revision))
         return stored
 
@@ -104,7 +110,10 @@ class Store:
         meta = dict(obj.get("metadata", {}))
         meta["resourceVersion"] = str(revision)
         final = {**obj, "metadata": meta}
-        self._objects.get(resource, {}).pop((meta.get("namespace", ""), meta["name"]), None)
+        key = (meta.get("namespace", ""), meta["name"])
+        removed = self._objects.get(resource, {}).pop(key, None)
+        if removed is not None and key[0] and resource not in self._mirror_targets:
+            self._per_namespace[key[0]] -= 1
         self._publish(resource, Event("DELETED", final, revision))
         return final
 
@@ -142,3 +151,13 @@ class Store:
         for resource in list(self._objects):
             if keep is None or resource not in keep:
                 self._objects[resource] = {}
+        self._per_namespace.clear()
+        for resource, bucket in self._objects.items():
+            if resource not in self._mirror_targets:
+                for namespace, _ in bucket:
+                    if namespace:
+                        self._per_namespace[namespace] = self._per_namespace.get(namespace, 0) + 1
+
+    def namespace_is_empty(self, namespace: str) -> bool:
+        """Whether no object lives in ``namespace`` (a mirrored kind counts once)."""
+        return self._per_namespace.get(namespace, 0) == 0
