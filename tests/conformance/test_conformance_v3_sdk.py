@@ -298,3 +298,9 @@ def test_an_unknown_action_is_not_found(emulator: RunningEmulator, v3: Client) -
     )
     error = _error(lambda: v3.call_api(params, OpenApiRequest(query={}), RuntimeOptions()))
     assert (error.code, error.status_code) == ("InvalidAction.NotFound", 404)
+
+
+def test_the_call_log_names_the_key_of_a_call_that_failed_validation(v3: Client, admin: httpx.Client) -> None:
+    _error(lambda: v3.import_image(import_request("-bad-name")))
+    [entry] = admin.get("/calls/log", params={"action": "ImportImage"}).json()
+    assert (entry["code"], entry["accessKeyId"]) == ("InvalidParameter.ImageName", "testid")

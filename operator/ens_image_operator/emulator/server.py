@@ -29,6 +29,8 @@ JSON_TYPE = "application/json;charset=utf-8"
 STATE_KEY = web.AppKey("state", EmulatorState)
 FAULTS_KEY = web.AppKey("faults", FaultInjector)
 CALLS_KEY = web.AppKey("calls", CallRecorder)
+# The caller's key id once authenticated, for the call log even when the operation then fails.
+KEY_ID_KEY = web.RequestKey("access_key_id", str)
 
 
 class _Dropped(Exception):
@@ -109,8 +111,10 @@ def _operation(
 
 async def _dispatch(
     request: web.Request, incoming: IncomingRequest, params: dict[str, str], action: str
-) -> tuple[dict[str, Any], str | None]:
+) -> dict[str, Any]:
     operation, key_id = _operation(incoming, params, action, request.app[STATE_KEY])
+    if key_id is not None:
+        request[KEY_ID_KEY] = key_id
     rule = request.app[FAULTS_KEY].pick(action)
     if rule is not None and not rule.after:
         await _inflict(request, rule)
@@ -118,7 +122,7 @@ async def _dispatch(
     if rule is not None and rule.after:
         # The operation took effect, but the caller never learns it: the case retries must survive.
         await _inflict(request, rule)
-    return body, key_id
+    return body
 
 
 async def handle_api(request: web.Request) -> web.StreamResponse:
@@ -128,13 +132,13 @@ async def handle_api(request: web.Request) -> web.StreamResponse:
     params = dict(incoming.query) | dict(incoming.form)
     action = incoming.header("x-acs-action") or params.get("Action", "")
     host = incoming.header("host") or "ens.aliyuncs.com"
-    key_id = params.get("AccessKeyId") or None
     calls = request.app[CALLS_KEY]
     try:
         if not action:
             raise ApiError("MissingParameter", 'The input parameter "Action" is not supplied.')
-        body, key_id = await _dispatch(request, incoming, params, action)
+        body = await _dispatch(request, incoming, params, action)
     except ApiError as error:
+        key_id = request.get(KEY_ID_KEY) or params.get("AccessKeyId")
         calls.record(action or "-", error.code, error.status, params, key_id)
         return _json_response(
             _error_body(error, request_id, host),
@@ -142,10 +146,10 @@ async def handle_api(request: web.Request) -> web.StreamResponse:
             {"x-acs-request-id": request_id, **error.headers},
         )
     except _Dropped:
-        calls.record(action, "Dropped", 0, params, key_id)
+        calls.record(action, "Dropped", 0, params, request.get(KEY_ID_KEY))
         # The transport is closed: answer nothing, not even a 500.
         raise asyncio.CancelledError from None
-    calls.record(action, "OK", 200, params, key_id)
+    calls.record(action, "OK", 200, params, request.get(KEY_ID_KEY))
     return _json_response({"RequestId": request_id, **body}, 200, {"x-acs-request-id": request_id})
 
 

@@ -28,22 +28,22 @@ READY = re.compile(r"ENS emulator listening on (http://127\.0\.0\.1:(\d+))")
 def _emulator(*args: str) -> Iterator[str]:
     """Start the subcommand on a free port; yields its URL once it has announced it."""
     command = [sys.executable, "-m", "ens_image_operator.cli", "emulator", "--port", "0", *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            deadline = time.monotonic() + 30
-            line = ""
-            while not line and time.monotonic() < deadline:
-                if selector.select(timeout=deadline - time.monotonic()):
-                    line = process.stdout.readline()
-        ready = READY.search(line)
-        assert ready, f"no announcement, got {line!r}"
-        yield ready.group(1)
-    finally:
-        process.terminate()
-        assert process.wait(timeout=10) == 0
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            with selectors.DefaultSelector() as selector:
+                selector.register(process.stdout, selectors.EVENT_READ)
+                deadline = time.monotonic() + 30
+                line = ""
+                while not line and time.monotonic() < deadline:
+                    if selector.select(timeout=deadline - time.monotonic()):
+                        line = process.stdout.readline()
+            ready = READY.search(line)
+            assert ready, f"no announcement, got {line!r}"
+            yield ready.group(1)
+        finally:
+            process.terminate()
+            assert process.wait(timeout=10) == 0
 
 
 def _client(url: str, key: tuple[str, str] = DEFAULT_KEY) -> Client:
