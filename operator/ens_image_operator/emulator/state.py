@@ -189,9 +189,13 @@ class EmulatorState:
 
     def remember_nonce(self, key_id: str, nonce: str, now: float) -> bool:
         """Record a nonce; False when it was already used within the replay window."""
-        if len(self._nonces) > 10_000:
-            horizon = now - 2 * TIMESTAMP_TOLERANCE
-            self._nonces = {k: t for k, t in self._nonces.items() if t >= horizon}
+        # Entries are in arrival order, so the expired ones are at the front: amortised O(1).
+        horizon = now - 2 * TIMESTAMP_TOLERANCE
+        while self._nonces:
+            oldest, seen_at = next(iter(self._nonces.items()))
+            if seen_at >= horizon:
+                break
+            del self._nonces[oldest]
         if (key_id, nonce) in self._nonces:
             return False
         self._nonces[(key_id, nonce)] = now

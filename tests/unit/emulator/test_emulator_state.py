@@ -95,3 +95,9 @@ def test_an_sts_credential_never_shows_its_secret_or_token() -> None:
     shown = repr(StsCredential("the-secret", "the-token", 5.0))
     assert "the-secret" not in shown
     assert "the-token" not in shown
+
+
+def test_a_nonce_is_forgotten_once_no_timestamp_could_still_be_accepted() -> None:
+    state = _state(FakeClock())
+    state.remember_nonce("id", "n1", 0.0)
+    assert state.remember_nonce("id", "n1", 2 * 15 * 60 + 1.0)
