@@ -190,3 +190,12 @@ def test_get_events_shows_type_reason_object_and_message(cluster: Cluster, names
     header, row = ok(kubectl(cluster, namespace, "get", "events")).splitlines()
     assert header.split()[-4:] == ["TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert row.split()[-7:] == ["Warning", "Testing", "gadget/g1", "hello", "from", "the", "suite"]
+
+
+def test_server_side_apply_creates_then_updates(cluster: Cluster, namespace: str, gadgets: Gadgets) -> None:
+    for size in (1, 2):
+        manifest = MANIFEST.format(name="g1", size=size)
+        assert "serverside-applied" in ok(
+            kubectl(cluster, namespace, "apply", "--server-side", "-f", "-", stdin=manifest)
+        )
+    assert gadgets.get("g1")["spec"]["size"] == 2

@@ -410,9 +410,30 @@ class KubernetesApi:
             )
             raise ApiError(403, "Forbidden", message)
 
-    def _create(self, request: ApiRequest, target: Target) -> Reply:
+    def _apply(self, request: ApiRequest, target: Target) -> Reply:
+        """Server-side apply without field ownership: create, or merge the applied fields in."""
+        assert target.name is not None
+        document = self._body(request)
+        if not isinstance(document, dict):
+            raise bad_request("an apply patch must be an object")
+        meta = document.setdefault("metadata", {})
+        if meta.get("name", target.name) != target.name:
+            raise bad_request("the name of the object does not match the name on the URL")
+        meta["name"] = target.name
+        old = self.store.get(target.rtype.key, target.namespace or "", target.name)
+        if old is None:
+            if target.subresource is not None:
+                raise not_found(target.rtype, target.name)
+            return self._create(request, Target(target.rtype, target.namespace, None, None), document)
+        applied = patches.merge_patch(copy.deepcopy(old), _without_nulls(document))
+        rv = (applied.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise conflict(target.rtype, target.name)
+        return self._update(request, target, old, applied)
+
+    def _create(self, request: ApiRequest, target: Target, body: Any = None) -> Reply:
         rtype = target.rtype
-        body = self._body(request)
+        body = self._body(request) if body is None else body
         if not isinstance(body, dict):
             raise bad_request("the body of the request must be an object")
         obj = copy.deepcopy(body)
@@ -501,9 +522,11 @@ class KubernetesApi:
         return self._update(request, target, old, copy.deepcopy(body))
 
     def _patch(self, request: ApiRequest, target: Target) -> Reply:
+        content_type = request.header("Content-Type").split(";")[0].strip()
+        if content_type == patches.APPLY:
+            return self._apply(request, target)
         old = self._existing(target)
         assert target.name is not None
-        content_type = request.header("Content-Type").split(";")[0].strip()
         document = self._body(request)
         base = copy.deepcopy(old)
         if content_type == patches.JSON_PATCH:
@@ -758,6 +781,13 @@ class KubernetesApi:
         if validation == "Ignore":
             return []
         return [f'unknown field "{path}"' for path in dropped]
+
+
+def _without_nulls(value: Any) -> Any:
+    # In an apply configuration null means "no opinion", not "delete" as in a merge patch.
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def _normalize_secret(secret: Json) -> None:
