@@ -15,6 +15,18 @@ from ens_image_operator.emulator.store import SqliteStore
 # A request whose timestamp is further than this from the emulator's clock is refused, so a
 # nonce only has to be remembered for twice as long.
 TIMESTAMP_TOLERANCE = 15 * 60.0
+IMPORT_ATTRIBUTES = frozenset(
+    {
+        "architecture",
+        "compute_type",
+        "image_format",
+        "os_type",
+        "os_version",
+        "platform",
+        "license_type",
+        "target_region",
+    }
+)
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -125,7 +137,10 @@ class EmulatorState:
         return image
 
     def create_image(self, image_name: str, disks: list[DiskSource], **attributes: str) -> Image:
-        """Start importing a new image; it begins in Creating."""
+        """Start importing a new image; it begins in Creating.
+
+        ``attributes`` are any of IMPORT_ATTRIBUTES, as text.
+        """
         now = self.now()
         self._seq += 1
         image = Image(
@@ -136,8 +151,11 @@ class EmulatorState:
             step_seconds=self.step_seconds,
             phase_since=now,
             disks=disks,
-            **attributes,  # type: ignore[arg-type]
         )
+        for name, value in attributes.items():
+            if name not in IMPORT_ATTRIBUTES:
+                raise TypeError(f"{name} is not an import attribute of an image")
+            setattr(image, name, value)
         self._apply_missing(image, now)
         self.images[image.image_id] = image
         self.save(image)
