@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from ens_image_operator.api.common import (
     CONDITIONS_FIELD,
@@ -24,7 +25,7 @@ OSType = Literal["linux", "windows"]
 _IMMUTABLE = "is immutable once the image is imported: create a new EnsImage instead"
 
 
-def _immutable_optional(field: str) -> dict[str, str]:
+def _immutable_optional(field: str) -> JsonDict:
     """A transition rule keeping an optional spec field as it was (set, unset or value)."""
     return {
         "rule": f"has(self.{field}) == has(oldSelf.{field}) && "
@@ -78,7 +79,7 @@ class EnsImageSpec(ApiModel):
                     "rule": "has(self.source) != has(self.imageId)",
                     "message": "exactly one of spec.source (import) or spec.imageId (adopt) must be set",
                 },
-                *(_immutable_optional(name) for name in IMMUTABLE_IMPORT_FIELDS),
+                *[_immutable_optional(name) for name in IMMUTABLE_IMPORT_FIELDS],
             ]
         },
     )
