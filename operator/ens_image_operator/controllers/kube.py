@@ -78,8 +78,14 @@ class KubeApi:
             if connection.cert_path:
                 context.load_cert_chain(connection.cert_path, connection.key_path)
             verify = context
+        # Waiting for a free connection is unbounded on purpose: when thousands of objects change at
+        # once, passes queue for the API server instead of failing after an arbitrary pool timeout.
         self._http = httpx.AsyncClient(
-            base_url=connection.server, verify=verify, timeout=30.0, transport=transport
+            base_url=connection.server,
+            verify=verify,
+            timeout=httpx.Timeout(30.0, pool=None),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            transport=transport,
         )
         self._token = connection.token
         self._token_read_at = time.monotonic()
