@@ -9,12 +9,13 @@ attempt limit and a total deadline; ``x-acs-retry-after`` is honoured.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -246,18 +247,15 @@ class EnsClient:
         self, *, image_id: str | None = None, image_name: str | None = None
     ) -> AsyncIterator[SelfImage]:
         """Every custom image matching the filters, page after page."""
-        page_number = 1
-        seen = 0
-        while True:
+
+        async def fetch(number: int) -> tuple[list[SelfImage], int | None]:
             page = await self.describe_self_images(
-                image_id=image_id, image_name=image_name, page_number=page_number, page_size=PAGE_SIZE
+                image_id=image_id, image_name=image_name, page_number=number, page_size=PAGE_SIZE
             )
-            for image in page.images:
-                yield image
-            seen += len(page.images)
-            if _last_page(page.images, seen, page.total_count):
-                return
-            page_number += 1
+            return page.images, page.total_count
+
+        async for image in _walk_pages("DescribeSelfImages", fetch):
+            yield image
 
     async def delete_image(self, image_id: str) -> None:
         """DeleteImage."""
@@ -313,18 +311,15 @@ class EnsClient:
         self, *, image_id: str | None = None, image_name: str | None = None
     ) -> AsyncIterator[ExportImageInfo]:
         """Every export record matching the filters, page after page."""
-        page_number = 1
-        seen = 0
-        while True:
+
+        async def fetch(number: int) -> tuple[list[ExportImageInfo], int | None]:
             page = await self.describe_export_image_info(
-                image_id=image_id, image_name=image_name, page_number=page_number, page_size=PAGE_SIZE
+                image_id=image_id, image_name=image_name, page_number=number, page_size=PAGE_SIZE
             )
-            for info in page.images:
-                yield info
-            seen += len(page.images)
-            if _last_page(page.images, seen, page.total_count):
-                return
-            page_number += 1
+            return page.images, page.total_count
+
+        async for info in _walk_pages("DescribeExportImageInfo", fetch):
+            yield info
 
     async def describe_image_infos(self, os_type: str | None = None) -> list[ImageInfo]:
         """DescribeImageInfos: the public images ENS offers (wire parameter ``OsType``)."""
@@ -332,7 +327,25 @@ class EnsClient:
         return ImageInfosResponse.model_validate(body).images
 
 
-def _last_page(items: list[Any], seen: int, total: int | None) -> bool:
-    if len(items) < PAGE_SIZE:
-        return True
-    return total is not None and seen >= total
+Item = TypeVar("Item", SelfImage, ExportImageInfo)
+
+
+async def _walk_pages(
+    action: str, fetch: Callable[[int], Awaitable[tuple[list[Item], int | None]]]
+) -> AsyncIterator[Item]:
+    """Items of page 1, 2, … until a short page, the announced total, or a repeated page."""
+    seen = 0
+    previous: list[str] = []
+    for number in itertools.count(1):
+        items, total = await fetch(number)
+        ids = [item.image_id for item in items]
+        if ids and ids == previous:
+            # A server that ignores PageNumber would otherwise be paged forever.
+            log.warning("ENS %s returned page %d identical to page %d; stopping", action, number, number - 1)
+            return
+        for item in items:
+            yield item
+        seen += len(items)
+        if len(items) < PAGE_SIZE or (total is not None and seen >= total):
+            return
+        previous = ids

@@ -393,3 +393,20 @@ async def test_requests_name_the_operator_as_user_agent() -> None:
     async with client(rec) as ens:
         await ens.delete_image("m-1")
     assert rec.requests[0].headers["user-agent"].startswith("ens-image-operator/")
+
+
+async def test_paging_stops_when_the_server_repeats_a_page() -> None:
+    full_page = ok(Images={"Image": [{"ImageId": f"m-{n}"} for n in range(50)]})  # no TotalCount
+    rec = Recorder(full_page)
+    async with client(rec) as ens:
+        ids = [image.image_id async for image in ens.iter_self_images()]
+    assert len(ids) == 50
+    assert len(rec.requests) == 2
+
+
+async def test_paging_stops_at_the_announced_total() -> None:
+    rec = Recorder(ok(TotalCount="50", Images={"Image": [{"ImageId": f"m-{n}"} for n in range(50)]}))
+    async with client(rec) as ens:
+        infos = [info async for info in ens.iter_export_image_info()]
+    assert len(infos) == 50
+    assert len(rec.requests) == 1
