@@ -51,7 +51,7 @@ def render_table(images: list[ImageInfo]) -> None:
     from rich.table import Table
 
     table = Table(title=f"ENS public images ({len(images)})")
-    for column in ("IMAGE ID", "OS", "TYPE", "VERSION", "SIZE (GiB)", "COMPUTE TYPE", "REGION"):
+    for column in ("IMAGE ID", "OS", "TYPE", "VERSION", "SIZE (GB)", "COMPUTE TYPE", "REGION"):
         table.add_column(column, justify="right" if column.startswith("SIZE") else "left")
     for image in sorted(images, key=lambda i: (i.os_type or "", i.os_name or "", i.image_id)):
         table.add_row(
@@ -97,6 +97,8 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as error:  # a malformed --endpoint
         print(f"error: invalid endpoint {endpoint!r}: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     if args.output == "json":
         print(render_json(images))
     else:
