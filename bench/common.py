@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -63,10 +64,24 @@ def local_stack(
             operator_env={"ENS_OPERATOR_LOG_LEVEL": "WARNING", **(operator_env or {})},
             start_timeout=120,
         )
-        with stack:
-            if with_operator:
-                stack.start_operator()
-            yield stack
+        try:
+            with stack:
+                if with_operator:
+                    stack.start_operator()
+                yield stack
+        finally:
+            keep_logs(Path(scratch))
+
+
+def keep_logs(scratch: Path) -> None:
+    """Copy the children's logs to $ENS_BENCH_LOGS (if set), to find out afterwards what limited a run."""
+    target = os.environ.get("ENS_BENCH_LOGS")
+    if not target:
+        return
+    folder = Path(target) / time.strftime("%H%M%S")
+    folder.mkdir(parents=True, exist_ok=True)
+    for log in scratch.glob("*.log"):
+        shutil.copy(log, folder / log.name)
 
 
 def sandbox_url(stack: LocalStack) -> str:

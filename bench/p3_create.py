@@ -51,20 +51,23 @@ async def burst(stack: LocalStack, n: int, namespace: str, within: float) -> dic
     while True:
         imports = emulator.call_log("ImportImage")
         ours = {entry["params"].get("ImageName"): entry for entry in imports if entry["code"] == "OK"}
-        if len(set(ours) & set(created)) >= n:
+        if len(set(ours) & set(created)) >= n or time.monotonic() > deadline:
             break
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {len(ours)} of {n} ImportImage calls arrived in {within:.0f}s")
         await asyncio.sleep(0.5)
-    latencies = [ours[name]["monotonic"] - after for name, (_, after) in created.items()]
+    # An object whose import never came within the window is counted as missing, not timed.
+    latencies = [ours[name]["monotonic"] - after for name, (_, after) in created.items() if name in ours]
     arrivals = sorted(entry["monotonic"] for entry in ours.values())
     return {
         "n": n,
+        "missing_after_s": None if len(latencies) == n else round(within),
+        "missing": n - len(latencies),
         "create_burst_s": round(created_s, 2),
         "p50_s": round(statistics.median(latencies), 3),
         "p99_s": round(percentile(latencies, 0.99), 3),
         "max_s": round(max(latencies), 3),
-        "imports_per_s": round(n / (arrivals[-1] - arrivals[0]), 1) if n > 1 else None,
+        "imports_per_s": round(len(arrivals) / (arrivals[-1] - arrivals[0]), 1)
+        if len(arrivals) > 1
+        else None,
         "latencies": sorted(round(latency, 3) for latency in latencies),
     }
 
@@ -84,13 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     for qps in args.qps:
         env = {"ENS_OPERATOR_QPS": f"{qps:g}"}
         with local_stack(step_seconds=FOREVER, fast_poll=5.0, operator_env=env) as stack:
-            result = run(burst(stack, n, f"p3-q{int(qps)}", within=120 + n / min(qps, 50)))
-        results.append({"qps": qps, **result, "goal_met": result["p99_s"] <= GOAL_P99})
+            result = run(burst(stack, n, f"p3-q{int(qps)}", within=60 + n * 0.5))
+        results.append(
+            {"qps": qps, **result, "goal_met": not result["missing"] and result["p99_s"] <= GOAL_P99}
+        )
 
     show(
         f"P3: creation → ImportImage received, burst of {n}",
-        ["client qps", "p50 (s)", "p99 (s)", "max (s)", "imports/s", f"goal p99 ≤ {GOAL_P99:g} s"],
-        [[r["qps"], r["p50_s"], r["p99_s"], r["max_s"], r["imports_per_s"], "yes" if r["goal_met"] else "NO"]
+        ["client qps", "p50 (s)", "p99 (s)", "max (s)", "imports/s", "missing", f"goal p99 ≤ {GOAL_P99:g} s"],
+        [[r["qps"], r["p50_s"], r["p99_s"], r["max_s"], r["imports_per_s"], r["missing"],
+          "yes" if r["goal_met"] else "NO"]
          for r in results],
     )  # fmt: skip
     fig, axes = figure()
