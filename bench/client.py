@@ -72,8 +72,8 @@ def our_signing(count: int) -> list[float]:
 
 def sdk_signing(count: int) -> list[float]:
     """The official SDK's ACS3 signer (Utils.get_authorization) over the same request."""
-    from alibabacloud_tea_openapi.utils import Utils
-    from darabonba.request import DaraRequest
+    from alibabacloud_tea_openapi.utils import Utils  # type: ignore[import-untyped]
+    from darabonba.request import DaraRequest  # type: ignore[import-untyped]
 
     def prepare() -> Any:
         request = DaraRequest()
@@ -157,9 +157,9 @@ async def ours(url: str, calls: int, concurrency: int) -> Rate:
 
 def sdk(url: str, calls: int, concurrency: int) -> Rate:
     """Official V3 SDK calls/s: one client per thread, ``concurrency`` threads."""
-    from alibabacloud_ens20171110 import models as ens_models
-    from alibabacloud_ens20171110.client import Client
-    from alibabacloud_tea_openapi.utils_models import Config
+    from alibabacloud_ens20171110 import models as ens_models  # type: ignore[import-untyped]
+    from alibabacloud_ens20171110.client import Client  # type: ignore[import-untyped]
+    from alibabacloud_tea_openapi.utils_models import Config  # type: ignore[import-untyped]
 
     local = threading.local()
     host = url.removeprefix("http://")
