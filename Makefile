@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench clean
+.PHONY: demo test lint bench crds clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ lint: $(STAMP)
 ## bench: the benchmarks of docs/performance.md (minutes; not part of `make test`)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+## crds: regenerate crds/ from the models and copy them into the chart and the kustomize base
+crds: $(STAMP)
+	$(BIN)/ens-image-operator crds --output-dir crds
+	cp crds/*.yaml helm/ens-image-operator/crds/
+	cp crds/*.yaml manifests/crds/
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
