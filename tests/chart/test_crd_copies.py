@@ -9,7 +9,7 @@ import yaml
 from chart_tools import CHART, MANIFESTS, REPO
 
 SYNC_HINT = (
-    "re-sync the copies with `make sync-crds`, i.e. "
+    "regenerate and re-sync with `make crds`, i.e. "
     "`cp crds/*.yaml helm/ens-image-operator/crds/ && cp crds/*.yaml manifests/crds/`"
 )
 COPIES = {"chart": CHART / "crds", "kustomize": MANIFESTS / "crds"}
