@@ -199,3 +199,54 @@ def test_server_side_apply_creates_then_updates(cluster: Cluster, namespace: str
             kubectl(cluster, namespace, "apply", "--server-side", "-f", "-", stdin=manifest)
         )
     assert gadgets.get("g1")["spec"]["size"] == 2
+
+
+WORKLOAD = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: op}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: op}
+rules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: op}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: op}
+subjects: [{kind: ServiceAccount, name: op}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: op}
+spec: {ports: [{port: 8080}], selector: {app: op}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: op}
+spec:
+  selector: {matchLabels: {app: op}}
+  template:
+    metadata: {labels: {app: op}}
+    spec: {containers: [{name: op, image: example.com/op:1}]}
+"""
+
+
+def test_apply_of_a_workload_manifest_stores_every_kind(cluster: Cluster, namespace: str) -> None:
+    ok(kubectl(cluster, namespace, "apply", "-f", "-", stdin=WORKLOAD))
+    names = ok(
+        kubectl(cluster, namespace, "get", "serviceaccount,role,rolebinding,service,deployment", "-o", "name")
+    )
+    expected = {
+        "deployment.apps/op",
+        "role.rbac.authorization.k8s.io/op",
+        "rolebinding.rbac.authorization.k8s.io/op",
+        "service/op",
+        "serviceaccount/op",
+    }
+    assert expected <= set(names.split())  # a real cluster adds its own "default" service account
+    deployment = ok(
+        kubectl(cluster, namespace, "get", "deployment", "op", "-o", "jsonpath={.metadata.generation}")
+    )
+    assert deployment == "1"

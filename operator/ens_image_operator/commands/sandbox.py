@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 from pathlib import Path
 
@@ -22,6 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR_OR_FILE",
         help="CRD files or directories to install (repeatable; default: the repository's crds/)",
     )
+    parser.add_argument("--verbose", action="store_true", help="log every request and its status code")
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -43,4 +45,11 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.verbose:  # our request lines only, not every library's debug chatter
+        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger("ens_image_operator.sandbox").setLevel(logging.DEBUG)
     return asyncio.run(_serve(args))

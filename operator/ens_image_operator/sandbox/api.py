@@ -39,6 +39,7 @@ CRD_KEY = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 NAMESPACES = ("", "v1", "namespaces")
 SECRETS = ("", "v1", "secrets")
 CORE_EVENTS = ("", "v1", "events")
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 EVENTS_V1 = ("events.k8s.io", "v1", "events")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -193,7 +194,7 @@ class KubernetesApi:
         if path == "/":
             return Reply(body={"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version"]})
         if parts[0] == "openapi":
-            return self._openapi(parts)
+            return self._openapi(parts, request)
         if parts[0] == "api":
             if len(parts) == 1:
                 return Reply(body=discovery.api_versions())
@@ -215,7 +216,15 @@ class KubernetesApi:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return Reply(body=document)
 
-    def _openapi(self, parts: list[str]) -> Reply:
+    def _openapi(self, parts: list[str], request: ApiRequest) -> Reply:
+        if parts[1:] == ["v2"]:
+            # An empty document: clients (helm, older kubectl) then skip client-side validation
+            # of every kind instead of failing; the server validates (see /openapi/v3).
+            if "protobuf" in request.header("Accept"):
+                return Reply(stream=_once(b""), content_type=OPENAPI_V2_PROTOBUF)
+            return Reply(
+                body={"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": {}}
+            )
         if parts[1:] == ["v3"]:
             return Reply(body=openapi.index(self.registry))
         if len(parts) > 2 and parts[1] == "v3":
@@ -481,10 +490,10 @@ class KubernetesApi:
             meta.pop(system, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
-        if rtype.custom:
+        if rtype.generation:
             meta["generation"] = 1
-            if rtype.status_subresource:
-                obj.pop("status", None)
+        if rtype.status_subresource:
+            obj.pop("status", None)
         if rtype.key == NAMESPACES:
             obj["spec"] = {"finalizers": ["kubernetes"]}
             obj["status"] = {"phase": "Active"}
@@ -616,7 +625,7 @@ class KubernetesApi:
         if rtype.key == SECRETS:
             _normalize_secret(result)
         warnings = self._admit(request, rtype, result, old, subresource=target.subresource)
-        if rtype.custom and _spec_part(result) != _spec_part(old):
+        if rtype.generation and _spec_part(result) != _spec_part(old):
             result["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
         comparable_old = {**old, "metadata": {k: v for k, v in old_meta.items() if k != "resourceVersion"}}
         comparable_new = {
@@ -673,7 +682,7 @@ class KubernetesApi:
             marked = copy.deepcopy(old)
             marked["metadata"]["deletionTimestamp"] = now_rfc3339()
             marked["metadata"]["deletionGracePeriodSeconds"] = 0
-            if rtype.custom:
+            if rtype.generation:
                 marked["metadata"]["generation"] = int(meta.get("generation", 1)) + 1
             return self.store.write(rtype.key, marked, "MODIFIED")
         return self._finally_remove(rtype, old)

@@ -28,6 +28,7 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     status_subresource: bool = False
     custom: bool = False
+    generation: bool = False  # whether metadata.generation tracks spec changes
     schema: Json | None = None
     printer_columns: tuple[Json, ...] = ()
     verbs: tuple[str, ...] = _ALL_VERBS
@@ -93,6 +94,9 @@ def _builtin(
     namespaced: bool,
     short: tuple[str, ...] = (),
     columns: tuple[Json, ...] = (_AGE,),
+    *,
+    status: bool = False,
+    generation: bool = False,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -103,6 +107,8 @@ def _builtin(
         singular=kind.lower(),
         short_names=short,
         printer_columns=columns,
+        status_subresource=status,
+        generation=generation,
     )
 
 
@@ -117,6 +123,13 @@ BUILTINS: tuple[ResourceType, ...] = (
              (_column("Holder", ".spec.holderIdentity"), _AGE)),
     _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
              ("crd", "crds")),
+    # Stored only (nothing runs them), so that the project's manifests and chart install here.
+    _builtin("", "v1", "services", "Service", True, ("svc",), status=True),
+    _builtin("apps", "v1", "deployments", "Deployment", True, ("deploy",), status=True, generation=True),
+    _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    _builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     # kopf's own peering kinds, so an operator started with peering finds them
     _builtin("kopf.dev", "v1", "kopfpeerings", "KopfPeering", True),
     _builtin("kopf.dev", "v1", "clusterkopfpeerings", "ClusterKopfPeering", False),
@@ -144,6 +157,7 @@ def from_crd(crd: Json) -> list[ResourceType]:
                 categories=tuple(names.get("categories", ())),
                 status_subresource="status" in (version.get("subresources") or {}),
                 custom=True,
+                generation=True,
                 schema=schema,
                 printer_columns=tuple(version.get("additionalPrinterColumns", ())),
             )

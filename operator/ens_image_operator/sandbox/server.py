@@ -85,6 +85,8 @@ class SandboxEmulator(kmock.KubernetesEmulator):
             body=request.body,
         )
         reply = await self.api.handle(api_request)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s -> %d", raw.method, raw.path_qs, reply.code)
         return await _respond(raw, reply)
 
     def _trim_logs(self) -> None:
