@@ -77,6 +77,9 @@ def main(args: argparse.Namespace) -> int:
         else "%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from ens_image_operator.controllers.connection import skip_client_library_unless_needed
+
+    skip_client_library_unless_needed()
     from ens_image_operator.controllers.operator import run_operator
 
     try:

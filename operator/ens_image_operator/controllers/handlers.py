@@ -12,7 +12,7 @@ import kopf
 
 from ens_image_operator import GROUP
 from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE_EXPORT, Kind
-from ens_image_operator.controllers import drift
+from ens_image_operator.controllers import connection, drift
 from ens_image_operator.controllers.runtime import KubeHandle, Runtime, utc_now
 from ens_image_operator.metrics import record_error
 from ens_image_operator.reconcile.conditions import State, is_ready
@@ -143,14 +143,14 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
     fast = settings.fast_poll_interval
 
     @kopf.on.login(id="login", registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
+    def login(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> kopf.ConnectionInfo:
+        info: kopf.ConnectionInfo = connection.login(settings, logger)
         return info
 
     @kopf.on.startup(id="startup", registry=registry)
-    async def startup(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
+    async def startup(settings: kopf.OperatorSettings, memo: Any, logger: Any, **kwargs: Any) -> None:
         configure_kopf(settings)
-        runtime: Runtime = await runtime_factory()
+        runtime: Runtime = await runtime_factory(connection.login(settings, logger))
         runtime.indexes.update({name: kwargs[name] for name in drift.INDEX_IDS if name in kwargs})
         memo.runtime = runtime
         memo.background = asyncio.create_task(drift.run(runtime, image_pass), name="drift-check")

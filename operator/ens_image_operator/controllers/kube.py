@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import logging
 import ssl
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,30 +41,26 @@ class Connection:
     token: str | None = None
     token_file: str | None = None  # in-cluster tokens rotate: read again periodically
 
-    @classmethod
-    def load(cls) -> Connection:
-        """In-cluster configuration inside a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-        import kubernetes.config
-        from kubernetes.client import Configuration
+    cert_data: bytes | None = None
+    key_data: bytes | None = None
+    ca_data: bytes | None = None
 
-        token_file = None
-        try:
-            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
-            token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-        config = Configuration.get_default_copy()
-        header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix(
-            "authorization"
-        )
-        token = header.split(" ", 1)[-1] if header else None
+    @classmethod
+    def from_login(cls, info: Any) -> Connection:
+        """From the ConnectionInfo a kopf login produced."""
+        from ens_image_operator.controllers.connection import SERVICE_ACCOUNT_TOKEN, decode_data
+
+        token_file = str(SERVICE_ACCOUNT_TOKEN) if SERVICE_ACCOUNT_TOKEN.exists() else None
         return cls(
-            server=str(config.host).rstrip("/"),
-            ca_path=config.ssl_ca_cert,
-            verify=bool(config.verify_ssl),
-            cert_path=config.cert_file,
-            key_path=config.key_file,
-            token=token,
+            server=str(info.server).rstrip("/"),
+            ca_path=str(info.ca_path) if info.ca_path else None,
+            ca_data=decode_data(info.ca_data),
+            verify=not info.insecure,
+            cert_path=str(info.certificate_path) if info.certificate_path else None,
+            key_path=str(info.private_key_path) if info.private_key_path else None,
+            cert_data=decode_data(info.certificate_data),
+            key_data=decode_data(info.private_key_data),
+            token=info.token,
             token_file=token_file,
         )
 
@@ -73,10 +71,15 @@ class KubeApi:
     def __init__(self, connection: Connection, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.connection = connection
         verify: ssl.SSLContext | bool = connection.verify
-        if connection.verify and connection.server.startswith("https"):
-            context = ssl.create_default_context(cafile=connection.ca_path)
-            if connection.cert_path:
-                context.load_cert_chain(connection.cert_path, connection.key_path)
+        if connection.server.startswith("https"):
+            context = ssl.create_default_context(
+                cafile=connection.ca_path,
+                cadata=connection.ca_data.decode() if connection.ca_data else None,
+            )
+            if not connection.verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            _load_client_certificate(context, connection)
             verify = context
         # Waiting for a free connection is unbounded on purpose: when thousands of objects change at
         # once, passes queue for the API server instead of failing after an arbitrary pool timeout.
@@ -153,3 +156,16 @@ class KubeApi:
             except (ValueError, UnicodeDecodeError):
                 continue  # a key we cannot read is treated as absent
         return decoded
+
+
+def _load_client_certificate(context: ssl.SSLContext, connection: Connection) -> None:
+    if connection.cert_path:
+        context.load_cert_chain(connection.cert_path, connection.key_path)
+        return
+    if connection.cert_data and connection.key_data:
+        # ssl reads certificates only from files: write them briefly to a private folder.
+        with tempfile.TemporaryDirectory() as folder:
+            cert, key = Path(folder) / "tls.crt", Path(folder) / "tls.key"
+            cert.write_bytes(connection.cert_data)
+            key.write_bytes(connection.key_data)
+            context.load_cert_chain(str(cert), str(key))

@@ -63,9 +63,9 @@ async def run_operator(settings: Settings, *, priority: int) -> None:
     """Run until SIGTERM/SIGINT: standalone unless settings.peering names a peering object."""
     registry = kopf.OperatorRegistry()
 
-    async def runtime_factory() -> Runtime:
+    async def runtime_factory(login: kopf.ConnectionInfo) -> Runtime:
         serve(settings.metrics_port)
-        return build_runtime(settings, KubeApi(Connection.load()))
+        return build_runtime(settings, KubeApi(Connection.from_login(login)))
 
     register(registry, settings, runtime_factory)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
