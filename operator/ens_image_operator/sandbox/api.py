@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from ens_image_operator.sandbox import discovery, events, openapi, patches, protobuf, schema, tables
-from ens_image_operator.sandbox.cel_rules import check_rules
+from ens_image_operator.sandbox import discovery, events, openapi, patches, protobuf, tables
+from ens_image_operator.sandbox.admission import admit
 from ens_image_operator.sandbox.errors import (
     ApiError,
     already_exists,
@@ -34,6 +34,7 @@ from ens_image_operator.sandbox.registry import BUILTINS, Registry, ResourceType
 from ens_image_operator.sandbox.schema import Cause, Json
 from ens_image_operator.sandbox.selectors import SelectorError, field_selector, label_selector
 from ens_image_operator.sandbox.store import HistoryGone, Store
+from ens_image_operator.sandbox.watching import event_stream
 
 CRD_KEY = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 NAMESPACES = ("", "v1", "namespaces")
@@ -355,32 +356,17 @@ class KubernetesApi:
             rv = obj["metadata"]["resourceVersion"]
             return tables.render_table(target.rtype, [obj], rv, full=False)
 
-        async def stream() -> AsyncIterator[bytes]:
-            import asyncio
-
-            loop = asyncio.get_running_loop()
-            deadline = None if timeout is None else loop.time() + timeout
-            try:
-                for event in backlog:
-                    if wanted(event.object):
-                        yield _event_line(event.type, render(event.object))
-                while not self.closing:
-                    wait = self.watch_poll_seconds
-                    if deadline is not None:
-                        wait = min(wait, deadline - loop.time())
-                        if wait <= 0:
-                            return
-                    try:
-                        event = await asyncio.wait_for(watcher.queue.get(), wait)
-                    except TimeoutError:
-                        yield b""  # lets the HTTP layer notice a client that went away
-                        continue
-                    if wanted(event.object):
-                        yield _event_line(event.type, render(event.object))
-            finally:
-                self.store.unsubscribe(watcher)
-
-        return Reply(stream=stream())
+        stream = event_stream(
+            self.store,
+            watcher,
+            backlog,
+            wanted=wanted,
+            render=render,
+            lasts=timeout,
+            poll_seconds=self.watch_poll_seconds,
+            closing=lambda: self.closing,
+        )
+        return Reply(stream=stream)
 
     # ------------------------------------------------------------------ writing
 
@@ -500,7 +486,7 @@ class KubernetesApi:
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         if rtype.key == SECRETS:
             _normalize_secret(obj)
-        warnings = self._admit(request, rtype, obj, None, subresource=None)
+        warnings = admit(rtype, obj, None, subresource=None, validation=_field_validation(request))
         self._check_namespace(rtype, meta.get("namespace"))
         if self.store.get(rtype.key, meta.get("namespace", ""), name) is not None:
             raise already_exists(rtype, name)
@@ -624,7 +610,9 @@ class KubernetesApi:
                     )
         if rtype.key == SECRETS:
             _normalize_secret(result)
-        warnings = self._admit(request, rtype, result, old, subresource=target.subresource)
+        warnings = admit(
+            rtype, result, old, subresource=target.subresource, validation=_field_validation(request)
+        )
         if rtype.generation and _spec_part(result) != _spec_part(old):
             result["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
         comparable_old = {**old, "metadata": {k: v for k, v in old_meta.items() if k != "resourceVersion"}}
@@ -732,64 +720,9 @@ class KubernetesApi:
 
     # ------------------------------------------------------------------ admission
 
-    def _admit(
-        self,
-        request: ApiRequest,
-        rtype: ResourceType,
-        obj: Json,
-        old: Json | None,
-        *,
-        subresource: str | None,
-    ) -> list[str]:
-        """Prune, default and validate a custom resource against its CRD schema (in place)."""
-        if rtype.schema is None:
-            return []
-        name = obj.get("metadata", {}).get("name", "")
-        node_schema = rtype.schema
-        if subresource == "status":
-            # The status subresource is held to the status schema only.
-            status_schema = rtype.status_schema() or {
-                "type": "object",
-                "x-kubernetes-preserve-unknown-fields": True,
-            }
-            node_schema = {"type": "object", "properties": {"status": status_schema}}
-            view = {k: v for k, v in obj.items() if k == "status"}
-            old_view = {k: v for k, v in (old or {}).items() if k == "status"}
-        else:
-            view = obj
-            old_view = old or {}
-        dropped = schema.prune(view, node_schema)
-        validation = request.query.get("fieldValidation", "Warn")
-        if dropped and validation == "Strict":
-            unknown = ", ".join(f'unknown field "{path}"' for path in dropped)
-            raise bad_request(
-                f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
-                f"strict decoding error: {unknown}"
-            )
-        schema.apply_defaults(view, node_schema)
-        if subresource != "status" and rtype.status_subresource:
-            # Status is not this request's business: leave it out of the checks.
-            checked_schema = {**node_schema, "properties": {
-                k: v for k, v in node_schema.get("properties", {}).items() if k != "status"}}  # fmt: skip
-            checked = {k: v for k, v in view.items() if k != "status"}
-            checked_old = {k: v for k, v in old_view.items() if k != "status"}
-        else:
-            checked_schema, checked, checked_old = node_schema, view, old_view
-        causes = schema.validate(checked, checked_schema)
-        if old is None:
-            causes += check_rules(checked, checked_schema)
-        else:
-            causes += check_rules(checked, checked_schema, checked_old)
-        if causes:
-            raise invalid(rtype, name, causes)
-        if subresource == "status":
-            if "status" in view:
-                obj["status"] = view["status"]
-            else:
-                obj.pop("status", None)
-        if validation == "Ignore":
-            return []
-        return [f'unknown field "{path}"' for path in dropped]
+
+def _field_validation(request: ApiRequest) -> str:
+    return request.query.get("fieldValidation", "Warn")
 
 
 def _without_nulls(value: Any) -> Any:
@@ -822,10 +755,6 @@ def _field_support(rtype: ResourceType) -> Callable[[str], bool]:
         return False
 
     return allowed
-
-
-def _event_line(event_type: str, obj: Json) -> bytes:
-    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
 async def _once(chunk: bytes) -> AsyncIterator[bytes]:

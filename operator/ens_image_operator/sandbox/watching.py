@@ -1,0 +1,52 @@
+"""The body of a watch response: backlog first, then live events, as JSON lines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from ens_image_operator.sandbox.store import Event, Store, Watcher
+
+Json = dict[str, Any]
+
+
+def event_line(event_type: str, obj: Json) -> bytes:
+    """One watch event as the API server streams it."""
+    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
+async def event_stream(
+    store: Store,
+    watcher: Watcher,
+    backlog: list[Event],
+    *,
+    wanted: Callable[[Json], bool],
+    render: Callable[[Json], Json],
+    lasts: float | None,
+    poll_seconds: float,
+    closing: Callable[[], bool],
+) -> AsyncIterator[bytes]:
+    """Stream for ``lasts`` seconds (``timeoutSeconds``), server shutdown, or the client leaving."""
+    loop = asyncio.get_running_loop()
+    deadline = None if lasts is None else loop.time() + lasts
+    try:
+        for event in backlog:
+            if wanted(event.object):
+                yield event_line(event.type, render(event.object))
+        while not closing():
+            wait = poll_seconds
+            if deadline is not None:
+                wait = min(wait, deadline - loop.time())
+                if wait <= 0:
+                    return
+            try:
+                event = await asyncio.wait_for(watcher.queue.get(), wait)
+            except TimeoutError:
+                yield b""  # lets the HTTP layer notice a client that went away
+                continue
+            if wanted(event.object):
+                yield event_line(event.type, render(event.object))
+    finally:
+        store.unsubscribe(watcher)
