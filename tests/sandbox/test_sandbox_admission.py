@@ -154,3 +154,17 @@ def test_all_errors_are_reported_together(gadgets: Gadgets) -> None:
     status = _rejection(gadgets, "bad", color="purple", size=0)
     fields = {cause["field"] for cause in status["details"]["causes"]}
     assert {"spec.color", "spec.size"} <= fields
+
+
+def test_a_set_list_refuses_duplicates(gadgets: Gadgets) -> None:
+    cause = _cause(_rejection(gadgets, "bad", size=5, tags=["a", "b", "a"]), "spec.tags[2]")
+    assert cause["reason"] == "FieldValueDuplicate"
+
+
+def test_a_map_list_refuses_two_items_with_the_same_key(gadgets: Gadgets) -> None:
+    gadgets.make("g1")
+    ready = {"type": "Ready", "status": "True"}
+    with pytest.raises(ApiException) as raised:
+        gadgets.patch_status("g1", {"status": {"conditions": [ready, {**ready, "status": "False"}]}})
+    assert raised.value.status == 422
+    assert _cause(json.loads(raised.value.body), "status.conditions[1]")["reason"] == "FieldValueDuplicate"

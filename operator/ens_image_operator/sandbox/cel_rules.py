@@ -15,7 +15,7 @@ import celpy
 from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 
-from ens_image_operator.sandbox.schema import Cause, Json, json_type_name
+from ens_image_operator.sandbox.schema import Cause, Json, json_type_name, list_map_key
 
 _OLD_SELF = re.compile(r"\boldSelf\b")
 _MISSING = object()
@@ -113,7 +113,15 @@ def _check_children(value: Any, schema: Json, old: Any, path: str) -> list[Cause
             child_path = f"{path}.{key}" if path else key
             causes += check_rules(item, sub, old_map.get(key, _MISSING), child_path)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        # Array items carry no old value: the API server correlates only map-type lists.
+        # Only the items of map-type lists have an old value: the one with the same keys.
+        old_items: dict[Any, Any] = {}
+        keys: list[str] = schema.get("x-kubernetes-list-map-keys", [])
+        if schema.get("x-kubernetes-list-type") == "map" and isinstance(old, list):
+            for old_item in old:
+                identity = list_map_key(old_item, keys)
+                if identity is not None:
+                    old_items[identity] = old_item
         for index, item in enumerate(value):
-            causes += check_rules(item, schema["items"], _MISSING, f"{path}[{index}]")
+            before = old_items.get(list_map_key(item, keys), _MISSING) if old_items else _MISSING
+            causes += check_rules(item, schema["items"], before, f"{path}[{index}]")
     return causes

@@ -225,10 +225,49 @@ def _validate_array(value: list[Any], schema: Json, path: str) -> list[Cause]:
             f"Invalid value: {len(value)}: {path} in body should have at least {schema['minItems']} items"
         )
         causes.append(Cause("FieldValueInvalid", message, path))
+    causes += _validate_list_type(value, schema, path)
     items = schema.get("items")
     if isinstance(items, dict):
         for index, item in enumerate(value):
             causes += validate(item, items, f"{path}[{index}]")
+    return causes
+
+
+def list_map_key(item: Any, keys: list[str]) -> tuple[Any, ...] | None:
+    """The identity of an item of an ``x-kubernetes-list-type: map`` list (None if not an object)."""
+    if not isinstance(item, dict):
+        return None
+    return tuple(json.dumps(item.get(key), sort_keys=True) for key in keys)
+
+
+def _go_map(item: Json, keys: list[str]) -> str:
+    # The API server prints a duplicate map key the way Go formats a map[string]interface{}.
+    inner = ", ".join(f"{json.dumps(key)}:{json.dumps(item.get(key))}" for key in keys)
+    return f"map[string]interface {{}}{{{inner}}}"
+
+
+def _validate_list_type(value: list[Any], schema: Json, path: str) -> list[Cause]:
+    list_type = schema.get("x-kubernetes-list-type")
+    causes: list[Cause] = []
+    seen: set[Any] = set()
+    if list_type == "set":
+        for index, item in enumerate(value):
+            identity = json.dumps(item, sort_keys=True)
+            if identity in seen:
+                causes.append(
+                    Cause("FieldValueDuplicate", f"Duplicate value: {shown(item)}", f"{path}[{index}]")
+                )
+            seen.add(identity)
+    elif list_type == "map":
+        keys: list[str] = schema.get("x-kubernetes-list-map-keys", [])
+        for index, item in enumerate(value):
+            key = list_map_key(item, keys)
+            if key is None:
+                continue
+            if key in seen:
+                message = f"Duplicate value: {_go_map(item, keys)}"
+                causes.append(Cause("FieldValueDuplicate", message, f"{path}[{index}]"))
+            seen.add(key)
     return causes
 
 
