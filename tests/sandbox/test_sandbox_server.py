@@ -75,6 +75,7 @@ def test_kopf_run_style_discovery_of_namespaces_works(local: Sandbox) -> None:
     assert response.json()["kind"] == "NamespaceList"
 
 
+@pytest.mark.looptime
 async def test_a_watch_from_a_forgotten_resource_version_gets_410_expired() -> None:
     api = KubernetesApi(history=3)
     for index in range(5):
@@ -104,3 +105,24 @@ async def test_an_updated_crd_changes_admission_at_once() -> None:
             headers = {"Content-Type": "application/json-patch+json"}
             assert (await http.patch(crd_path, content=json.dumps(patch), headers=headers)).status_code == 200
             assert (await http.post(gadgets_path, json=body)).status_code == 201
+
+
+@pytest.mark.looptime
+async def test_a_quiet_watch_that_allows_bookmarks_gets_them_with_the_current_version() -> None:
+    api = KubernetesApi(bookmark_seconds=60)
+    query = {"watch": "true", "resourceVersion": str(api.store.revision), "allowWatchBookmarks": "true",
+             "timeoutSeconds": "270"}  # fmt: skip
+    reply = await api.handle(ApiRequest("GET", "/api/v1/namespaces/default/configmaps", query=query))
+    assert reply.stream is not None
+    lines = [json.loads(chunk) async for chunk in reply.stream if chunk]
+    assert [line["type"] for line in lines] == ["BOOKMARK"] * 4  # at 60, 120, 180 and 240 s
+    assert lines[0]["object"]["metadata"]["resourceVersion"] == str(api.store.revision)
+
+
+@pytest.mark.looptime
+async def test_a_watch_without_bookmarks_allowed_gets_none() -> None:
+    api = KubernetesApi(bookmark_seconds=60)
+    query = {"watch": "true", "resourceVersion": str(api.store.revision), "timeoutSeconds": "300"}
+    reply = await api.handle(ApiRequest("GET", "/api/v1/namespaces/default/configmaps", query=query))
+    assert reply.stream is not None
+    assert [chunk async for chunk in reply.stream if chunk] == []

@@ -112,7 +112,10 @@ def _spec_part(obj: Json) -> Json:
 class KubernetesApi:
     """The resource model and request handling of the local Kubernetes API."""
 
-    def __init__(self, *, watch_poll_seconds: float = 2.0, history: int = 10_000) -> None:
+    def __init__(
+        self, *, watch_poll_seconds: float = 2.0, history: int = 10_000, bookmark_seconds: float = 60.0
+    ) -> None:
+        self.bookmark_seconds = bookmark_seconds
         self.registry = Registry()
         self.store = Store(history=history)
         self.watch_poll_seconds = watch_poll_seconds
@@ -356,6 +359,10 @@ class KubernetesApi:
             rv = obj["metadata"]["resourceVersion"]
             return tables.render_table(target.rtype, [obj], rv, full=False)
 
+        def bookmark() -> Json:
+            meta = {"resourceVersion": str(self.store.revision)}
+            return {"kind": target.rtype.kind, "apiVersion": target.rtype.api_version, "metadata": meta}
+
         stream = event_stream(
             self.store,
             watcher,
@@ -365,6 +372,8 @@ class KubernetesApi:
             lasts=timeout,
             poll_seconds=self.watch_poll_seconds,
             closing=lambda: self.closing,
+            bookmark=bookmark if request.query.get("allowWatchBookmarks") in ("true", "1") else None,
+            bookmark_seconds=self.bookmark_seconds,
         )
         return Reply(stream=stream)
 

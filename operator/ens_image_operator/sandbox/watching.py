@@ -27,16 +27,28 @@ async def event_stream(
     lasts: float | None,
     poll_seconds: float,
     closing: Callable[[], bool],
+    bookmark: Callable[[], Json] | None = None,
+    bookmark_seconds: float = 60.0,
 ) -> AsyncIterator[bytes]:
-    """Stream for ``lasts`` seconds (``timeoutSeconds``), server shutdown, or the client leaving."""
+    """Stream for ``lasts`` seconds (``timeoutSeconds``), server shutdown, or the client leaving.
+
+    With ``bookmark`` (``allowWatchBookmarks=true``), a quiet stream sends a BOOKMARK carrying the
+    current resourceVersion every ``bookmark_seconds``, so a client resumes from a recent point.
+    """
     loop = asyncio.get_running_loop()
     deadline = None if lasts is None else loop.time() + lasts
+    next_bookmark = loop.time() + bookmark_seconds
     try:
         for event in backlog:
             if wanted(event.object):
                 yield event_line(event.type, render(event.object))
         while not closing():
             wait = poll_seconds
+            if bookmark is not None:
+                if loop.time() >= next_bookmark:
+                    next_bookmark = loop.time() + bookmark_seconds
+                    yield event_line("BOOKMARK", bookmark())
+                wait = min(wait, max(next_bookmark - loop.time(), 0.0))
             if deadline is not None:
                 wait = min(wait, deadline - loop.time())
                 if wait <= 0:
