@@ -181,3 +181,17 @@ def test_an_events_k8s_io_event_is_seen_as_a_core_event(cluster: Cluster, namesp
     client.EventsV1Api(cluster.api_client).create_namespaced_event(namespace, body)
     seen = cluster.core.list_namespaced_event(namespace, field_selector="involvedObject.name=g2").items
     assert [e.message for e in seen] == ["posted as events.k8s.io"]
+
+
+def test_a_limited_list_pages_through_every_object_with_continue_tokens(gadgets: Gadgets) -> None:
+    for index in range(5):
+        gadgets.make(f"g{index}")
+    first = gadgets.list(limit=2)
+    assert len(first["items"]) == 2
+    names = [item["metadata"]["name"] for item in first["items"]]
+    token = first["metadata"]["continue"]
+    while token:
+        page = gadgets.list(limit=2, _continue=token)
+        names += [item["metadata"]["name"] for item in page["items"]]
+        token = page["metadata"].get("continue")
+    assert names == ["g0", "g1", "g2", "g3", "g4"]

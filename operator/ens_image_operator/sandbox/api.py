@@ -319,13 +319,16 @@ class KubernetesApi:
         matches = self._filters(request, target.rtype)
         items = [obj for obj in self.store.items(target.rtype.key, target.namespace) if matches(obj)]
         rv = str(self.store.revision)
+        items, metadata = _page(items, request.query, rv)
         if self._wants_table(request):
             full = request.query.get("includeObject") == "Object"
-            return Reply(body=tables.render_table(target.rtype, items, rv, full=full))
+            table = tables.render_table(target.rtype, items, rv, full=full)
+            table["metadata"] = metadata
+            return Reply(body=table)
         body = {
             "kind": f"{target.rtype.kind}List",
             "apiVersion": target.rtype.api_version,
-            "metadata": {"resourceVersion": rv},
+            "metadata": metadata,
             "items": items,
         }
         return Reply(body=body)
@@ -728,6 +731,32 @@ class KubernetesApi:
         return Reply(body=body)
 
     # ------------------------------------------------------------------ admission
+
+
+def _object_key(obj: Json) -> list[str]:
+    return [obj["metadata"].get("namespace", ""), obj["metadata"]["name"]]
+
+
+def _page(items: list[Json], query: dict[str, str], rv: str) -> tuple[list[Json], Json]:
+    """Apply ``limit``/``continue``; the token holds where the next page starts (items are sorted)."""
+    metadata: Json = {"resourceVersion": rv}
+    token = query.get("continue")
+    if token:
+        try:
+            start = json.loads(base64.urlsafe_b64decode(token.encode()))["start"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise bad_request("continue key is not valid") from error
+        items = [obj for obj in items if _object_key(obj) >= start]
+    try:
+        limit = int(query.get("limit") or 0)
+    except ValueError as error:
+        raise bad_request("limit must be an integer") from error
+    if 0 < limit < len(items):
+        following = _object_key(items[limit])
+        metadata["continue"] = base64.urlsafe_b64encode(json.dumps({"start": following}).encode()).decode()
+        metadata["remainingItemCount"] = len(items) - limit
+        items = items[:limit]
+    return items, metadata
 
 
 def _field_validation(request: ApiRequest) -> str:
