@@ -49,3 +49,18 @@ def test_transitions_are_posted_as_events(cluster: Cluster) -> None:
     cluster.wait_condition("ensimage", name, "Ready")
     reasons = {event.get("reason") for event in cluster.events(name)}
     assert {"Importing", "Available"} <= reasons
+
+
+def test_a_ready_image_that_changes_in_ens_is_noticed_and_followed(
+    stack: LocalStack, cluster: Cluster
+) -> None:
+    name = unique("drift")
+    cluster.apply(ens_image(name, source=oss("web.qcow2")))
+    image_id = cluster.wait_condition("ensimage", name, "Ready")["status"]["imageId"]
+    stack.admin("POST", f"images/{image_id}", {"Status": "Unavailable"})
+    body = cluster.wait_condition("ensimage", name, "Ready", "False", timeout=30)
+    assert body["status"]["imageStatus"] == "Unavailable"
+    stack.admin("POST", f"images/{image_id}", {"Status": "Available"})
+    cluster.wait_condition("ensimage", name, "Ready", timeout=30)
+    reasons = [event.get("reason") for event in cluster.events(name)]
+    assert "ImageNotAvailable" in reasons

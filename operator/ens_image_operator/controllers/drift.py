@@ -16,7 +16,6 @@ from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE
 from ens_image_operator.controllers.runtime import Runtime
 from ens_image_operator.metrics import set_resources
 from ens_image_operator.reconcile import conditions
-from ens_image_operator.reconcile.failures import CredentialsProblem
 from ens_image_operator.reconcile.ports import ObjectView
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,7 @@ async def check_once(runtime: Runtime, image_pass: Callable[..., Awaitable[None]
         try:
             cloud = await runtime.scopes.cloud_for(namespace, entry.credentials_ref)
             image = (await cloud.snapshots.self_images()).get(entry.image_id)
-        except (CredentialsProblem, Exception) as error:  # one scope's trouble must not stop the rest
+        except Exception as error:  # one scope's trouble (credentials, ENS) must not stop the rest
             log.warning("drift check of %s/%s skipped: %s", namespace, name, type(error).__name__)
             continue
         if image is not None and image.status == entry.image_status:

@@ -11,8 +11,10 @@ import logging
 import ssl
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from ens_image_operator.api.kinds import Kind
 log = logging.getLogger(__name__)
 
 MERGE_PATCH = "application/merge-patch+json"
+EVENT_SOURCE = "ens-image-operator"
 
 
 class KubeError(Exception):
@@ -134,6 +137,41 @@ class KubeApi:
             raise KubeError(f"reading {kind.kind} {namespace}/{name}: HTTP {response.status_code}")
         body: dict[str, Any] = response.json()
         return body
+
+    async def post_event(self, involved: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        """Post a core/v1 Event about ``involved``; failures are logged, never raised."""
+        metadata = involved.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "default")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{metadata.get('name')}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion"),
+                "kind": involved.get("kind"),
+                "name": metadata.get("name"),
+                "namespace": namespace,
+                "uid": metadata.get("uid"),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": EVENT_SOURCE},
+            "reportingComponent": EVENT_SOURCE,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            response = await self._http.post(
+                f"/api/v1/namespaces/{namespace}/events", json=event, headers=self._headers()
+            )
+        except httpx.HTTPError as error:
+            log.warning("could not post event %s: %s", reason, type(error).__name__)
+            return
+        if response.status_code >= 300:
+            log.warning("could not post event %s: HTTP %s", reason, response.status_code)
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The decoded data of a Secret (GET only), or None if it does not exist."""

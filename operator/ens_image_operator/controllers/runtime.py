@@ -19,6 +19,9 @@ from ens_image_operator.reconcile.ports import EventType
 from ens_image_operator.reconcile.timing import Backoffs
 from ens_image_operator.settings import Settings
 
+# Strong references to event posts in flight (the loop keeps only weak ones).
+_PENDING_EVENTS: set[asyncio.Task[None]] = set()
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -70,7 +73,10 @@ class KubeHandle:
         return status
 
     def event(self, type_: EventType, reason: str, message: str) -> None:
-        import kopf
-
-        body: Any = self._body  # kopf reads only metadata, apiVersion and kind of it
-        kopf.event(body, type=type_, reason=reason, message=message)
+        # Posted by our own client rather than kopf.event: passes also run from the background drift
+        # task, outside the handler context kopf's event queue lives in.
+        task = asyncio.get_running_loop().create_task(
+            self._kube.post_event(self._body, type_, reason, message)
+        )
+        _PENDING_EVENTS.add(task)
+        task.add_done_callback(_PENDING_EVENTS.discard)

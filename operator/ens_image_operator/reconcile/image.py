@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 AVAILABLE = "Available"
 FAILED_STATUSES = frozenset({"Pack_failed", "Upload_failed"})
+IMPORTING_STATUSES = frozenset({"Creating", "Packing", "Uploading", "Copying"})
 # An image found by name counts as ours only if ENS created it after our intent (minus clock skew):
 # an older image that merely shares the name belongs to someone else.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -129,6 +130,9 @@ def image_verdict(image: SelfImage, *, adopted: bool) -> Verdict:
         return Verdict(State.READY, "Available", f"image {image.image_id} is Available")
     if status in FAILED_STATUSES:
         return Verdict(State.STALLED, "ImportFailed", f"image {image.image_id} is {status}")
+    if status not in IMPORTING_STATUSES:
+        # e.g. Unavailable: not a failed import, but not usable either; keep watching it closely.
+        return Verdict(State.PROGRESSING, "ImageNotAvailable", f"image {image.image_id} is {status}")
     if adopted:
         return Verdict(State.PROGRESSING, "WaitingForImage", f"image {image.image_id} is {status}")
     return Verdict(State.PROGRESSING, "Importing", f"image {image.image_id} is {status}")

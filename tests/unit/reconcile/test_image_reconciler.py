@@ -90,6 +90,14 @@ async def test_a_failed_import_stalls(reconciler: ImageReconciler, failure: str)
     assert failure in outcome.verdict.message
 
 
+async def test_an_image_that_became_unavailable_is_no_longer_ready(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    image_id = ens.add_image("web", "Unavailable")
+    status = {"imageId": image_id, "importStartedAt": "2026-01-01T12:00:00Z"}
+    outcome = await _pass(reconciler, FakeObject(status), ens, view(IMPORT_SPEC, status))
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.PROGRESSING, "ImageNotAvailable")
+
+
 async def test_an_import_running_past_its_timeout_stalls(reconciler: ImageReconciler) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web", "Packing")
