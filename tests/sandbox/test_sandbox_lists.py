@@ -195,3 +195,9 @@ def test_a_limited_list_pages_through_every_object_with_continue_tokens(gadgets:
         names += [item["metadata"]["name"] for item in page["items"]]
         token = page["metadata"].get("continue")
     assert names == ["g0", "g1", "g2", "g3", "g4"]
+
+
+def test_an_object_of_two_megabytes_is_accepted(cluster: Cluster, namespace: str) -> None:
+    big = "x" * (2 * 1024 * 1024)
+    cluster.core.create_namespaced_config_map(namespace, {"metadata": {"name": "big"}, "data": {"k": big}})
+    assert len(cluster.core.read_namespaced_config_map("big", namespace).data["k"]) == len(big)

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 # kmock scans its whole request log per request; a short log keeps every request O(1).
 REQUEST_LOG_LIMIT = 64
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
 
 
 @attrs.define(kw_only=True)
@@ -125,6 +126,15 @@ async def _respond(raw: aiohttp.web.BaseRequest, reply: Reply) -> aiohttp.web.St
     return response
 
 
+class _Server(aiohttp.web.Server):
+    """aiohttp's low-level server with the API server's 3 MiB request limit (aiohttp's is 1 MiB)."""
+
+    def _make_request(self, message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> Any:
+        return aiohttp.web.BaseRequest(
+            message, payload, protocol, writer, task, self._loop, client_max_size=MAX_REQUEST_BYTES
+        )
+
+
 def default_crd_paths() -> list[Path]:
     """The repository's ``crds/`` directory, next to the source tree or in the cwd."""
     for base in (Path(__file__).resolve().parents[3], Path.cwd()):
@@ -191,7 +201,7 @@ async def running_sandbox(
     emulator = SandboxEmulator()
     crd_paths = [Path(p) for p in crds] if crds is not None else default_crd_paths()
     async with emulator:
-        server = aiohttp.web.Server(emulator, handler_cancellation=True)
+        server = _Server(emulator, handler_cancellation=True)
         runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
         await runner.setup()
         site = aiohttp.web.TCPSite(runner, host, port)
