@@ -55,3 +55,21 @@ def test_the_catalogue_is_filtered_by_os_type(cluster: Cluster) -> None:
     status = cluster.wait_condition("ensimagecatalog", windows, "Ready")["status"]
     assert {image["osType"].lower() for image in status["images"]} == {"windows"}
     assert 0 < status["imageCount"] < total
+
+
+def test_changing_the_catalogue_filter_refreshes_it_at_once(cluster: Cluster) -> None:
+    name = unique("switch")
+    cluster.apply(_catalog(name, osType="linux"))
+    cluster.wait_condition("ensimagecatalog", name, "Ready")
+    cluster.kubectl("patch", "ensimagecatalog", name, "--type=merge", "-p", '{"spec":{"osType":"windows"}}')
+    body = cluster.wait_for(
+        "ensimagecatalog",
+        name,
+        lambda body: (
+            {image["osType"].lower() for image in ((body or {}).get("status") or {}).get("images", [])}
+            == {"windows"}
+        ),
+        timeout=30,
+        what="a list of Windows images",
+    )
+    assert body is not None

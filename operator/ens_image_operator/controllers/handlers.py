@@ -18,7 +18,7 @@ from ens_image_operator.metrics import record_error
 from ens_image_operator.reconcile.conditions import State, is_ready
 from ens_image_operator.reconcile.export import ImageRefState
 from ens_image_operator.reconcile.loop import Outcome, finish, should_poll
-from ens_image_operator.reconcile.ports import Cloud, ObjectView
+from ens_image_operator.reconcile.ports import Cloud, CloudFactory, ObjectView
 from ens_image_operator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _credentials_ref(view: ObjectView) -> str | None:
     return str(ref["name"]) if isinstance(ref, Mapping) and ref.get("name") else None
 
 
-def _cloud_factory(runtime: Runtime, view: ObjectView) -> Any:
+def _cloud_factory(runtime: Runtime, view: ObjectView) -> CloudFactory:
     async def factory() -> Cloud:
         return await runtime.scopes.cloud_for(view.namespace, _credentials_ref(view))
 
@@ -114,13 +114,13 @@ async def export_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool 
         _after_pass(runtime, ENS_IMAGE_EXPORT, view, outcome)
 
 
-async def catalog_pass(runtime: Runtime, body: Mapping[str, Any]) -> None:
-    """One pass of an EnsImageCatalog (refreshes only when due)."""
+async def catalog_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
+    """One pass of an EnsImageCatalog (refreshes only when due, or at once after a change)."""
     view = ObjectView.from_body(body)
     if view.deleting:
         return
     async with runtime.lock(view.uid):
-        if runtime.backoffs.waiting(view.uid, _loop_now()):
+        if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
             return
         now = utc_now()
         outcome = await runtime.catalogs.reconcile(view, _cloud_factory(runtime, view), now)
@@ -232,7 +232,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
     @kopf.on.create(*catalog, id="reconcile", registry=registry)
     @kopf.on.update(*catalog, id="reconcile", registry=registry)
     async def catalog_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await catalog_pass(_runtime(memo), body)
+        await catalog_pass(_runtime(memo), body, force=True)
 
     @kopf.timer(*catalog, id="poll", interval=fast, registry=registry)
     async def catalog_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
