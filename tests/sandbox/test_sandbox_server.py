@@ -52,13 +52,13 @@ async def test_running_sandbox_serves_in_process_and_can_be_cleared() -> None:
 
 
 def test_a_kmock_reaction_overrides_the_api_for_fault_injection(local: Sandbox, gadgets: Gadgets) -> None:
-    reaction = local.emulator["post", kmock.resource(GROUP, "v1alpha1", "gadgets")] << 503
+    local.emulator["post", kmock.resource(GROUP, "v1alpha1", "gadgets")] << 503
     try:
         with pytest.raises(ApiException) as raised:
             gadgets.make("g1")
         assert raised.value.status == 503
     finally:
-        local.emulator._payloads.remove(reaction)
+        local.remove_reactions()
     assert gadgets.make("g1")["metadata"]["name"] == "g1"
 
 

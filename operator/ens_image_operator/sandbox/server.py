@@ -192,6 +192,10 @@ class Sandbox:
         """Forget every object (CRDs stay installed)."""
         self.api.clear()
 
+    def remove_reactions(self) -> None:
+        """Drop every kmock reaction added for fault injection: requests go to the API again."""
+        self.emulator._payloads.clear()
+
 
 @contextlib.asynccontextmanager
 async def running_sandbox(
