@@ -157,7 +157,6 @@ class ExportReconciler:
         # DescribeExportImageInfo (above) before calling it again.
         started = status.started_at or rfc3339(now)
         await handle.patch_status({"startedAt": started, "imageId": image_id})
-        handle.event("Normal", "Exporting", f"exporting image {image_id} to oss://{spec.oss_bucket}")
         try:
             url = await cloud.single_shot.export_image(
                 image_id=image_id,
@@ -172,8 +171,8 @@ class ExportReconciler:
             return self._failed(error, "ExportImage", cloud)
         cloud.snapshots.invalidate()
         fields = {"imageId": image_id, "exportStatus": EXPORTING, "exportedImageURL": url or None}
-        verdict = Verdict(State.PROGRESSING, "Exporting", f"image {image_id} is being exported")
-        return Outcome(verdict, fields, self.intervals.fast)
+        message = f"image {image_id} is being exported to oss://{spec.oss_bucket}"
+        return Outcome(Verdict(State.PROGRESSING, "Exporting", message), fields, self.intervals.fast)
 
     def _failed(self, error: EnsError, doing: str, cloud: Cloud) -> Outcome:
         verdict = verdict_for(error, doing=doing, source=cloud.source)

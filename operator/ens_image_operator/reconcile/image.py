@@ -254,7 +254,6 @@ class ImageReconciler:
         # The intent goes to the API server before the call: if we die during ImportImage, the next
         # pass looks for the image by name instead of importing it a second time.
         await handle.patch_status({"importStartedAt": rfc3339(now), "imageName": name, "imageId": None})
-        handle.event("Normal", "Importing", f"importing image {name}")
         try:
             image_id = await cloud.single_shot.import_image(import_request(spec, name))
         except EnsError as error:
@@ -265,7 +264,8 @@ class ImageReconciler:
             return self._failed(error, "ImportImage", cloud)
         await handle.patch_status({"imageId": image_id})
         cloud.snapshots.invalidate()
-        verdict = Verdict(State.PROGRESSING, "Importing", f"image {image_id} is being imported")
+        # The Importing event comes with this verdict (the loop posts one per transition).
+        verdict = Verdict(State.PROGRESSING, "Importing", f"image {image_id} ({name}) is being imported")
         return Outcome(verdict, {"imageId": image_id, "imageStatus": "Creating"}, self.intervals.fast)
 
     async def _follow(self, image_id: str, status: EnsImageStatus, cloud: Cloud, now: datetime) -> Outcome:
