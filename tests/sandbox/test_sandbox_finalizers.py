@@ -59,3 +59,27 @@ def test_a_deleting_object_can_still_be_updated(gadgets: Gadgets) -> None:
     _held(gadgets, "g1")
     gadgets.delete("g1")
     assert gadgets.patch_status("g1", {"status": {"phase": "Done"}})["status"]["phase"] == "Done"
+
+
+def test_a_delete_with_a_stale_resource_version_precondition_is_409(gadgets: Gadgets) -> None:
+    created = gadgets.make("g1")
+    gadgets.patch("g1", {"spec": {"size": 4}})
+    stale = {"preconditions": {"resourceVersion": created["metadata"]["resourceVersion"]}}
+    with pytest.raises(ApiException) as raised:
+        gadgets.api.delete_namespaced_custom_object(
+            "sandbox-test.image-operator.io", "v1alpha1", gadgets.namespace, "gadgets", "g1", body=stale
+        )
+    assert raised.value.status == 409
+    assert gadgets.get("g1")["spec"]["size"] == 4
+
+
+def test_deleting_a_collection_by_label_deletes_only_the_matching_objects(gadgets: Gadgets) -> None:
+    for name, tier in (("g1", "edge"), ("g2", "core")):
+        body = gadgets.body(name)
+        body["metadata"]["labels"] = {"tier": tier}
+        gadgets.create(body)
+    gadgets.api.delete_collection_namespaced_custom_object(
+        "sandbox-test.image-operator.io", "v1alpha1", gadgets.namespace, "gadgets", label_selector="tier=edge"
+    )
+    assert wait_gone(lambda: gadgets.get("g1"))
+    assert gadgets.get("g2")["metadata"]["name"] == "g2"

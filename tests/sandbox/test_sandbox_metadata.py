@@ -85,3 +85,12 @@ def test_a_patch_carrying_another_uid_is_refused(gadgets: Gadgets) -> None:
         gadgets.patch("g1", {"metadata": {"uid": "6b3c4a55-0000-0000-0000-000000000000"}})
     assert raised.value.status in (409, 422)  # a failed precondition, or an immutable field
     assert gadgets.get("g1")["metadata"]["uid"] == created["metadata"]["uid"]
+
+
+def test_a_dry_run_create_answers_with_the_object_but_stores_nothing(gadgets: Gadgets) -> None:
+    answered = gadgets.create(gadgets.body("g1"), dry_run="All")
+    assert answered["metadata"]["name"] == "g1"
+    assert answered["spec"]["size"] == 3  # admission ran: defaults are in
+    with pytest.raises(ApiException) as raised:
+        gadgets.get("g1")
+    assert raised.value.status == 404
