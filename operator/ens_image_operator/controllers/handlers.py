@@ -59,6 +59,10 @@ def _cloud_factory(runtime: Runtime, view: ObjectView) -> CloudFactory:
     return factory
 
 
+def _uid(body: Mapping[str, Any]) -> str:
+    return ObjectView.from_body({"metadata": body.get("metadata") or {}}).uid
+
+
 def _loop_now() -> float:
     return asyncio.get_running_loop().time()
 
@@ -70,6 +74,9 @@ def _after_pass(runtime: Runtime, kind: Kind, view: ObjectView, outcome: Outcome
         record_error(kind.kind, outcome.verdict.reason)
         return
     runtime.backoffs.succeeded(view.uid)
+    if outcome.requeue is None:
+        # Nothing more to poll for: the next pass starts from a fresh event or a fresh read.
+        runtime.written.forget(view.uid)
     if outcome.verdict.state is State.STALLED:
         record_error(kind.kind, outcome.verdict.reason)
     if outcome.requeue and outcome.requeue > runtime.settings.fast_poll_interval:
@@ -78,13 +85,14 @@ def _after_pass(runtime: Runtime, kind: Kind, view: ObjectView, outcome: Outcome
 
 async def image_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
     """One reconcile pass of an EnsImage."""
-    view = ObjectView.from_body(body)
-    if view.deleting:
-        return
-    async with runtime.lock(view.uid):
+    async with runtime.lock(_uid(body)):
+        body = runtime.written.current(body)  # inside the lock: a pass that just ended may have written
+        view = ObjectView.from_body(body)
+        if view.deleting:
+            return
         if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
             return
-        handle = KubeHandle(runtime.kube, ENS_IMAGE, body)
+        handle = KubeHandle(runtime.kube, ENS_IMAGE, body, runtime.written)
         now = utc_now()
         outcome = await runtime.images.reconcile(view, handle, _cloud_factory(runtime, view), now)
         await finish(view, handle, outcome, now)
@@ -93,13 +101,14 @@ async def image_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool =
 
 async def export_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
     """One reconcile pass of an EnsImageExport."""
-    view = ObjectView.from_body(body)
-    if view.deleting:
-        return
-    async with runtime.lock(view.uid):
+    async with runtime.lock(_uid(body)):
+        body = runtime.written.current(body)  # inside the lock: a pass that just ended may have written
+        view = ObjectView.from_body(body)
+        if view.deleting:
+            return
         if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
             return
-        handle = KubeHandle(runtime.kube, ENS_IMAGE_EXPORT, body)
+        handle = KubeHandle(runtime.kube, ENS_IMAGE_EXPORT, body, runtime.written)
         now = utc_now()
 
         async def lookup(namespace: str, name: str) -> ImageRefState | None:
@@ -116,17 +125,18 @@ async def export_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool 
 
 async def catalog_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
     """One pass of an EnsImageCatalog (refreshes only when due, or at once after a change)."""
-    view = ObjectView.from_body(body)
-    if view.deleting:
-        return
-    async with runtime.lock(view.uid):
+    async with runtime.lock(_uid(body)):
+        body = runtime.written.current(body)  # inside the lock: a pass that just ended may have written
+        view = ObjectView.from_body(body)
+        if view.deleting:
+            return
         if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
             return
         now = utc_now()
         outcome = await runtime.catalogs.reconcile(view, _cloud_factory(runtime, view), now)
         if outcome is None:
             return
-        handle = KubeHandle(runtime.kube, ENS_IMAGE_CATALOG, body)
+        handle = KubeHandle(runtime.kube, ENS_IMAGE_CATALOG, body, runtime.written)
         await finish(view, handle, outcome, now)
         _after_pass(runtime, ENS_IMAGE_CATALOG, view, outcome)
 
@@ -200,7 +210,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
         runtime = _runtime(memo)
         view = ObjectView.from_body(body)
         async with runtime.lock(view.uid):
-            handle = KubeHandle(runtime.kube, ENS_IMAGE, body)
+            handle = KubeHandle(runtime.kube, ENS_IMAGE, body, runtime.written)
             now = utc_now()
 
             async def running_exports(view: ObjectView, image_id: str | None) -> list[str]:
@@ -215,6 +225,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
             message = result.outcome.verdict.message if result.outcome else "deletion in progress"
             raise kopf.TemporaryError(message, delay=result.retry_after or fast)
         runtime.backoffs.succeeded(view.uid)
+        runtime.written.forget(view.uid)
 
     # --- EnsImageExport ----------------------------------------------------------------------
 

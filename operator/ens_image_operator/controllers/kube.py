@@ -116,17 +116,24 @@ class KubeApi:
     def _path(kind: Kind, namespace: str, name: str) -> str:
         return f"/apis/{kind.group}/{kind.version}/namespaces/{namespace}/{kind.plural}/{name}"
 
-    async def patch_status(self, kind: Kind, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
-        """Merge-patch ``status``; a vanished object is not an error (it was deleted meanwhile)."""
+    async def patch_status(
+        self, kind: Kind, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Merge-patch ``status``; return the object as stored, None if it vanished meanwhile."""
         response = await self._http.patch(
             f"{self._path(kind, namespace, name)}/status",
             json={"status": dict(patch)},
             headers={**self._headers(), "Content-Type": MERGE_PATCH},
         )
         if response.status_code == 404:
-            return
+            return None
         if response.status_code >= 300:
             raise KubeError(f"patching {kind.kind} {namespace}/{name} status: HTTP {response.status_code}")
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:
+            return None
+        return body
 
     async def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
         """The object as stored now, or None if it does not exist."""

@@ -27,6 +27,46 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _revision(body: Mapping[str, Any]) -> int | None:
+    raw = (body.get("metadata") or {}).get("resourceVersion")
+    try:
+        return int(str(raw)) if raw is not None else None
+    except ValueError:  # opaque on some API servers: then no comparison is possible
+        return None
+
+
+class WrittenStatuses:
+    """The status we last wrote per object, until the watch stream has caught up with it.
+
+    kopf hands timers the last body it saw; a pass right after our own write would otherwise
+    decide from a status older than what is stored. Entries leave once a newer body arrives, so
+    only objects in flight are held.
+    """
+
+    def __init__(self) -> None:
+        self._latest: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def record(self, uid: str, stored: Mapping[str, Any]) -> None:
+        revision = _revision(stored)
+        if uid and revision is not None:
+            self._latest[uid] = (revision, dict(stored.get("status") or {}))
+
+    def current(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``body``, with the status we wrote if the body predates that write."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        entry = self._latest.get(uid)
+        if entry is None:
+            return body
+        seen = _revision(body)
+        if seen is None or seen >= entry[0]:
+            del self._latest[uid]
+            return body
+        return {**body, "status": entry[1]}
+
+    def forget(self, uid: str) -> None:
+        self._latest.pop(uid, None)
+
+
 @dataclass
 class Runtime:
     """The operator's process-wide state, kept in kopf's memo."""
@@ -38,6 +78,7 @@ class Runtime:
     exports: ExportReconciler
     catalogs: CatalogReconciler
     backoffs: Backoffs
+    written: WrittenStatuses = field(default_factory=WrittenStatuses)
     # kopf indexes, captured from the startup handler: live views kopf keeps up to date.
     indexes: dict[str, Any] = field(default_factory=dict)
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
@@ -56,16 +97,22 @@ class Runtime:
 class KubeHandle:
     """An :class:`~ens_image_operator.reconcile.ports.ObjectHandle` over the Kubernetes API and kopf."""
 
-    def __init__(self, kube: KubeApi, kind: Kind, body: Mapping[str, Any]) -> None:
+    def __init__(
+        self, kube: KubeApi, kind: Kind, body: Mapping[str, Any], written: WrittenStatuses | None = None
+    ) -> None:
         self._kube = kube
         self._kind = kind
         self._body = body
+        self._written = written
         metadata = body.get("metadata") or {}
         self.namespace = str(metadata.get("namespace") or "")
         self.name = str(metadata.get("name") or "")
+        self.uid = str(metadata.get("uid") or "")
 
     async def patch_status(self, patch: Mapping[str, Any]) -> None:
-        await self._kube.patch_status(self._kind, self.namespace, self.name, patch)
+        stored = await self._kube.patch_status(self._kind, self.namespace, self.name, patch)
+        if stored is not None and self._written is not None:
+            self._written.record(self.uid, stored)
 
     async def fresh_status(self) -> dict[str, Any]:
         body = await self._kube.get(self._kind, self.namespace, self.name)
