@@ -94,3 +94,24 @@ def test_a_dry_run_create_answers_with_the_object_but_stores_nothing(gadgets: Ga
     with pytest.raises(ApiException) as raised:
         gadgets.get("g1")
     assert raised.value.status == 404
+
+
+@pytest.mark.parametrize(
+    "labels", [{"tier": "not a valid value!"}, {"bad key": "x"}, {"tier": "v" * 64}, {"a/b/c": "x"}]
+)
+def test_invalid_labels_are_rejected_with_422(gadgets: Gadgets, labels: dict[str, str]) -> None:
+    body = gadgets.body("g1")
+    body["metadata"]["labels"] = labels
+    with pytest.raises(ApiException) as raised:
+        gadgets.create(body)
+    assert raised.value.status == 422
+    assert "metadata.labels" in raised.value.body
+
+
+def test_valid_prefixed_labels_and_annotations_are_accepted(gadgets: Gadgets) -> None:
+    body = gadgets.body("g1")
+    body["metadata"]["labels"] = {"app.kubernetes.io/name": "gadget", "empty": ""}
+    body["metadata"]["annotations"] = {
+        "ens.image-operator.io/last-handled-configuration": '{"a": 1} any text'
+    }
+    assert gadgets.create(body)["metadata"]["labels"]["app.kubernetes.io/name"] == "gadget"

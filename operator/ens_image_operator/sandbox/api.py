@@ -30,6 +30,7 @@ from ens_image_operator.sandbox.errors import (
     method_not_allowed,
     not_found,
 )
+from ens_image_operator.sandbox.metadata import validate_metadata
 from ens_image_operator.sandbox.registry import BUILTINS, Registry, ResourceType, from_crd
 from ens_image_operator.sandbox.schema import Cause, Json
 from ens_image_operator.sandbox.selectors import SelectorError, field_selector, label_selector
@@ -482,6 +483,8 @@ class KubernetesApi:
         name_problem = _name_error(name, label=rtype.key == NAMESPACES)
         if name_problem:
             raise invalid(rtype, name, [Cause("FieldValueInvalid", name_problem, "metadata.name")])
+        if meta_causes := validate_metadata(meta):
+            raise invalid(rtype, name, meta_causes)
         if meta.get("resourceVersion"):
             raise bad_request("resourceVersion should not be set on objects to be created")
         for system in _SYSTEM_META:
@@ -620,6 +623,8 @@ class KubernetesApi:
                     raise invalid(
                         rtype, target.name, [Cause("FieldValueForbidden", message, "metadata.finalizers")]
                     )
+            if meta_causes := validate_metadata(meta):
+                raise invalid(rtype, target.name, meta_causes)
         if rtype.key == SECRETS:
             _normalize_secret(result)
         warnings = admit(
