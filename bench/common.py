@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -330,7 +331,24 @@ async def seed_images(stack: LocalStack, count: int, prefix: str) -> list[str]:
 
 
 def machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "cpus": os.cpu_count()}
+    """Where and on what code the figures were taken: they move with both."""
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "operator_changed_since_commit": bool(_git("status", "--porcelain", "--", "operator")),
+    }
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
+        )
+    except OSError:
+        return ""
+    return done.stdout.strip()
 
 
 def show(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
