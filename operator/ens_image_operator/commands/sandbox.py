@@ -8,6 +8,8 @@ import logging
 import signal
 from pathlib import Path
 
+from ens_image_operator.sandbox.server import default_crd_paths, running_sandbox
+
 HELP = "serve the local Kubernetes API with the project's CRDs installed"
 
 
@@ -27,8 +29,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from ens_image_operator.sandbox.server import default_crd_paths, running_sandbox
-
     crds = args.crds if args.crds is not None else default_crd_paths()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
