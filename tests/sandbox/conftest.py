@@ -28,7 +28,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         path = Path(external)
         api_client = config.new_client_from_config(config_file=str(path))
         install_test_crd(api_client)
-        yield Cluster(path, api_client, None, None)
+        yield Cluster(path, tmp_path_factory.mktemp("cluster"), api_client, None, None)
         api_client.close()
         return
     thread = SandboxThread(crds=[TEST_CRD])
@@ -36,7 +36,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     path = sandbox.write_kubeconfig(tmp_path_factory.mktemp("sandbox") / "kubeconfig")
     api_client = config.new_client_from_config(config_file=str(path))
     try:
-        yield Cluster(path, api_client, sandbox, thread)
+        yield Cluster(path, path.parent, api_client, sandbox, thread)
     finally:
         api_client.close()
         thread.__exit__(None, None, None)

@@ -25,6 +25,7 @@ class Cluster:
     """Where the suite runs: a kubeconfig, an API client, and the sandbox when it is local."""
 
     kubeconfig: Path
+    workdir: Path  # scratch space of this session (kubectl's cache, ...)
     api_client: client.ApiClient
     sandbox: Sandbox | None
     thread: SandboxThread | None

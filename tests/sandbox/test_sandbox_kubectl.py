@@ -27,7 +27,18 @@ spec:
 def kubectl(
     cluster: Cluster, namespace: str, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    command = [KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "--namespace", namespace, *args]
+    # kubectl caches discovery per host:port; a sandbox on a reused port must not see a stale cache.
+    cache = cluster.workdir / "kubectl-cache"
+    command = [
+        KUBECTL,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "--cache-dir",
+        str(cache),
+        "--namespace",
+        namespace,
+    ]
+    command += args
     return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=60, check=False)
 
 

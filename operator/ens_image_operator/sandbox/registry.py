@@ -97,6 +97,7 @@ def _builtin(
     *,
     status: bool = False,
     generation: bool = False,
+    categories: tuple[str, ...] = (),
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -106,6 +107,7 @@ def _builtin(
         namespaced=namespaced,
         singular=kind.lower(),
         short_names=short,
+        categories=categories,
         printer_columns=columns,
         status_subresource=status,
         generation=generation,
@@ -124,8 +126,9 @@ BUILTINS: tuple[ResourceType, ...] = (
     _builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
              ("crd", "crds")),
     # Stored only (nothing runs them), so that the project's manifests and chart install here.
-    _builtin("", "v1", "services", "Service", True, ("svc",), status=True),
-    _builtin("apps", "v1", "deployments", "Deployment", True, ("deploy",), status=True, generation=True),
+    _builtin("", "v1", "services", "Service", True, ("svc",), status=True, categories=("all",)),
+    _builtin("apps", "v1", "deployments", "Deployment", True, ("deploy",), status=True, generation=True,
+             categories=("all",)),
     _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
     _builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
