@@ -76,3 +76,17 @@ def test_namespaces_can_be_watched(cluster: Cluster, namespace: str) -> None:
     stream = watch.Watch().stream(cluster.core.list_namespace, timeout_seconds=1)
     names = [event["object"].metadata.name for event in stream]
     assert namespace in names
+
+
+def test_a_selector_watch_sees_objects_entering_as_added_and_leaving_as_deleted(
+    cluster: Cluster, gadgets: Gadgets, namespace: str
+) -> None:
+    gadgets.make("g1")
+    since = gadgets.list()["metadata"]["resourceVersion"]
+    gadgets.patch("g1", {"metadata": {"labels": {"tier": "edge"}}})
+    gadgets.patch("g1", {"spec": {"size": 4}})
+    gadgets.patch("g1", {"metadata": {"labels": {"tier": "core"}}})
+    events = _events(
+        cluster, namespace, label_selector="tier=edge", resource_version=since, timeout_seconds=1
+    )
+    assert events == [("ADDED", "g1"), ("MODIFIED", "g1"), ("DELETED", "g1")]

@@ -25,6 +25,7 @@ class Event:
     type: str
     object: Json
     revision: int
+    previous: Json | None = None  # the object before a MODIFIED, for selector transitions
 
 
 @dataclass(eq=False)
@@ -91,8 +92,9 @@ class Store:
         bucket = self._objects.setdefault(resource, {})
         if key not in bucket and key[0] and resource not in self._mirror_targets:
             self._per_namespace[key[0]] = self._per_namespace.get(key[0], 0) + 1
+        previous = bucket.get(key)
         bucket[key] = stored
-        self._publish(resource, Event(event_type, stored, revision))
+        self._publish(resource, Event(event_type, stored, revision, previous))
         return stored
 
     def remove(self, resource: ResourceKey, obj: Json) -> Json:

@@ -40,8 +40,9 @@ async def event_stream(
     next_bookmark = loop.time() + bookmark_seconds
     try:
         for event in backlog:
-            if wanted(event.object):
-                yield event_line(event.type, render(event.object))
+            seen_as = _as_seen_through_filter(event, wanted)
+            if seen_as is not None:
+                yield event_line(seen_as, render(event.object))
         while not closing():
             wait = poll_seconds
             if bookmark is not None:
@@ -58,7 +59,24 @@ async def event_stream(
             except TimeoutError:
                 yield b""  # lets the HTTP layer notice a client that went away
                 continue
-            if wanted(event.object):
-                yield event_line(event.type, render(event.object))
+            seen_as = _as_seen_through_filter(event, wanted)
+            if seen_as is not None:
+                yield event_line(seen_as, render(event.object))
     finally:
         store.unsubscribe(watcher)
+
+
+def _as_seen_through_filter(event: Event, wanted: Callable[[Json], bool]) -> str | None:
+    """The event type a filtered watch sees: an object leaving the filter is DELETED for it,
+    one entering it ADDED, as the API server's watch cache does."""
+    now = wanted(event.object)
+    if event.type != "MODIFIED" or event.previous is None:
+        return event.type if now else None
+    before = wanted(event.previous)
+    if before and now:
+        return "MODIFIED"
+    if now:
+        return "ADDED"
+    if before:
+        return "DELETED"
+    return None
