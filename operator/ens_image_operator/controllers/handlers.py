@@ -12,12 +12,12 @@ import kopf
 
 from ens_image_operator import GROUP
 from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE_EXPORT, Kind
-from ens_image_operator.controllers import connection, drift
+from ens_image_operator.controllers import connection, scheduler
 from ens_image_operator.controllers.runtime import KubeHandle, Runtime, utc_now
 from ens_image_operator.metrics import record_error
 from ens_image_operator.reconcile.conditions import State, is_ready
 from ens_image_operator.reconcile.export import ImageRefState
-from ens_image_operator.reconcile.loop import Outcome, finish, should_poll
+from ens_image_operator.reconcile.loop import Outcome, finish
 from ens_image_operator.reconcile.ports import Cloud, CloudFactory, ObjectView
 from ens_image_operator.settings import Settings
 
@@ -141,10 +141,6 @@ async def catalog_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool
         _after_pass(runtime, ENS_IMAGE_CATALOG, view, outcome)
 
 
-def _poll_filter(body: Mapping[str, Any], **_: Any) -> bool:
-    return should_poll(ObjectView.from_body(body))
-
-
 def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factory: Any) -> None:
     """Register every handler on ``registry``; intervals come from ``settings``."""
     image = (ENS_IMAGE.group, ENS_IMAGE.version, ENS_IMAGE.plural)
@@ -161,9 +157,11 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
     async def startup(settings: kopf.OperatorSettings, memo: Any, logger: Any, **kwargs: Any) -> None:
         configure_kopf(settings)
         runtime: Runtime = await runtime_factory(connection.login(settings, logger))
-        runtime.indexes.update({name: kwargs[name] for name in drift.INDEX_IDS if name in kwargs})
+        runtime.indexes.update({name: kwargs[name] for name in scheduler.INDEX_IDS if name in kwargs})
         memo.runtime = runtime
-        memo.background = asyncio.create_task(drift.run(runtime, image_pass), name="drift-check")
+        memo.background = asyncio.create_task(
+            scheduler.run(runtime, image_pass, export_pass), name="scheduler"
+        )
 
     @kopf.on.cleanup(id="cleanup", registry=registry)
     async def cleanup(memo: Any, **_: Any) -> None:
@@ -177,33 +175,29 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
             await runtime.scopes.aclose()
             await runtime.kube.aclose()
 
-    # --- indexes: small, per object; read by the drift checker and the metrics ----------------
+    # --- indexes: small per object (a slim body only while in flight); read by the scheduler ----
 
     @kopf.index(*image, id="ensimage_index", registry=registry)
     def image_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return {(namespace, name): drift.image_entry(ObjectView.from_body(body))}
+        return {(namespace, name): scheduler.image_entry(body)}
 
     @kopf.index(*export, id="ensimageexport_index", registry=registry)
     def export_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return {(namespace, name): drift.export_entry(ObjectView.from_body(body))}
+        return {(namespace, name): scheduler.export_entry(body)}
 
     @kopf.index(*catalog, id="ensimagecatalog_index", registry=registry)
     def catalog_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-        return {(namespace, name): drift.ready_of(ObjectView.from_body(body))}
+        return {(namespace, name): scheduler.ready_of(ObjectView.from_body(body))}
 
     # --- EnsImage ----------------------------------------------------------------------------
-    # No resume handler: on restart, objects in flight (or with a changed spec) get their timer back
-    # through the poll filter, and stable ones are covered by the drift check, so thousands of
-    # stable objects cost no pass at startup.
+    # No timers and no resume handler: objects in flight are polled by the scheduler (which also
+    # picks them up after a restart), stable ones only by its drift check, so thousands of stable
+    # objects cost neither a body kept in kopf's memory nor a pass at startup.
 
     @kopf.on.create(*image, id="reconcile", registry=registry)
     @kopf.on.update(*image, id="reconcile", registry=registry)
     async def image_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
         await image_pass(_runtime(memo), body, force=True)
-
-    @kopf.timer(*image, id="poll", interval=fast, when=_poll_filter, registry=registry)
-    async def image_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await image_pass(_runtime(memo), body)
 
     @kopf.on.delete(*image, id="delete", registry=registry)
     async def image_deleted(body: kopf.Body, memo: Any, **_: Any) -> None:
@@ -214,7 +208,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
             now = utc_now()
 
             async def running_exports(view: ObjectView, image_id: str | None) -> list[str]:
-                return drift.running_exports(runtime, view, image_id)
+                return scheduler.running_exports(runtime, view, image_id)
 
             result = await runtime.images.delete(
                 view, handle, _cloud_factory(runtime, view), running_exports, now
@@ -233,10 +227,6 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
     @kopf.on.update(*export, id="reconcile", registry=registry)
     async def export_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
         await export_pass(_runtime(memo), body, force=True)
-
-    @kopf.timer(*export, id="poll", interval=fast, when=_poll_filter, registry=registry)
-    async def export_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await export_pass(_runtime(memo), body)
 
     # --- EnsImageCatalog: few objects, each with its own timer checking whether a refresh is due --
 

@@ -1,21 +1,31 @@
-"""One background task for every stable object: drift checks and resource gauges.
+"""One background task instead of a kopf timer per object: fast passes, drift checks, gauges.
 
-Stable objects carry no kopf timer (a timer is an asyncio task per object). Instead kopf indexes
-keep a few fields per object, and this task compares them with the shared snapshots every
-slow_poll_interval; only objects whose image changed are reconciled again.
+kopf keeps the full body of every object of a kind that has timers, for as long as the object
+exists, and runs each timer as its own task. With thousands of stable EnsImages that alone breaks
+the memory budget. So kopf indexes keep a few fields per object (and a slim body only while the
+object needs polling), and this one task:
+
+- every fast_poll_interval, runs a pass for each object in flight (they all read the shared,
+  coalesced snapshot of their credentials scope, see ``poller.py``);
+- every slow_poll_interval, compares each stable EnsImage with that snapshot and reconciles only
+  the ones whose image changed in ENS;
+- every few seconds, updates the resource gauges.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
+from ens_image_operator import GROUP
 from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE_EXPORT
 from ens_image_operator.controllers.runtime import Runtime
 from ens_image_operator.metrics import set_resources
 from ens_image_operator.reconcile import conditions
+from ens_image_operator.reconcile.loop import should_poll
 from ens_image_operator.reconcile.ports import ObjectView
 
 log = logging.getLogger(__name__)
@@ -27,23 +37,51 @@ INDEX_IDS = (IMAGE_INDEX, EXPORT_INDEX, CATALOG_INDEX)
 GAUGE_PERIOD = 15.0
 
 
+PASS_CONCURRENCY = 32
+# Annotations a pass never reads; dropped from the slim bodies kept for objects in flight.
+_HEAVY_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    f"{GROUP}/last-handled-configuration",
+)
+
+Pass = Callable[..., Awaitable[None]]
+
+
 class ImageEntry(NamedTuple):
-    """What the drift check needs to know about one EnsImage."""
+    """What the scheduler needs to know about one EnsImage."""
 
     image_id: str | None
     image_status: str | None
     ready: str
     credentials_ref: str | None
     stable: bool
+    body: dict[str, Any] | None  # only while the object needs polling
 
 
 class ExportEntry(NamedTuple):
-    """What deletion of an EnsImage needs to know about one export."""
+    """What the scheduler, and deletion of an EnsImage, need to know about one export."""
 
     image_ref: str | None
     image_id: str | None
     running: bool
     ready: str
+    body: dict[str, Any] | None  # only while the object needs polling
+
+
+def slim_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a pass reads of an object: identity, annotations, spec and status."""
+    metadata = body.get("metadata") or {}
+    annotations = {
+        k: v for k, v in (metadata.get("annotations") or {}).items() if k not in _HEAVY_ANNOTATIONS
+    }
+    keep = ("name", "namespace", "uid", "generation", "resourceVersion", "deletionTimestamp")
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {**{k: metadata[k] for k in keep if k in metadata}, "annotations": annotations},
+        "spec": copy.deepcopy(dict(body.get("spec") or {})),
+        "status": copy.deepcopy(dict(body.get("status") or {})),
+    }
 
 
 def ready_of(view: ObjectView) -> str:
@@ -52,7 +90,9 @@ def ready_of(view: ObjectView) -> str:
     return str(ready.get("status")) if ready else "Unknown"
 
 
-def image_entry(view: ObjectView) -> ImageEntry:
+def image_entry(body: Mapping[str, Any]) -> ImageEntry:
+    """The index entry of an EnsImage."""
+    view = ObjectView.from_body(body)
     ref = view.spec.get("credentialsRef")
     return ImageEntry(
         image_id=view.status.get("imageId"),
@@ -60,10 +100,13 @@ def image_entry(view: ObjectView) -> ImageEntry:
         ready=ready_of(view),
         credentials_ref=ref.get("name") if isinstance(ref, Mapping) else None,
         stable=ready_of(view) == "True" and not view.deleting,
+        body=slim_body(body) if should_poll(view) else None,
     )
 
 
-def export_entry(view: ObjectView) -> ExportEntry:
+def export_entry(body: Mapping[str, Any]) -> ExportEntry:
+    """The index entry of an EnsImageExport."""
+    view = ObjectView.from_body(body)
     ref = view.spec.get("imageRef")
     status = view.status
     running = bool(status.get("startedAt")) and status.get("exportStatus") not in ("Exported", "ExportError")
@@ -72,6 +115,7 @@ def export_entry(view: ObjectView) -> ExportEntry:
         image_id=view.spec.get("imageId") or status.get("imageId"),
         running=running,
         ready=ready_of(view),
+        body=slim_body(body) if should_poll(view) else None,
     )
 
 
@@ -96,7 +140,24 @@ def running_exports(runtime: Runtime, view: ObjectView, image_id: str | None) ->
     return names
 
 
-async def check_once(runtime: Runtime, image_pass: Callable[..., Awaitable[None]]) -> int:
+async def poll_in_flight(runtime: Runtime, image_pass: Pass, export_pass: Pass) -> int:
+    """One pass for every object that needs polling, a bounded number at a time."""
+    gate = asyncio.Semaphore(PASS_CONCURRENCY)
+
+    async def one(run: Pass, body: Mapping[str, Any]) -> None:
+        async with gate:
+            try:
+                await run(runtime, body)
+            except Exception:  # one object's failure must not stop the others
+                log.exception("pass of %s failed", ObjectView.from_body(body).name)
+
+    work = [(image_pass, entry.body) for _, entry in _entries(runtime, IMAGE_INDEX) if entry.body]
+    work += [(export_pass, entry.body) for _, entry in _entries(runtime, EXPORT_INDEX) if entry.body]
+    await asyncio.gather(*(one(run, body) for run, body in work))
+    return len(work)
+
+
+async def check_once(runtime: Runtime, image_pass: Pass) -> int:
     """Compare every stable EnsImage with its scope's snapshot; reconcile the ones that drifted."""
     drifted = 0
     for (namespace, name), entry in _entries(runtime, IMAGE_INDEX):
@@ -124,19 +185,25 @@ def update_gauges(runtime: Runtime) -> None:
     set_resources(ENS_IMAGE_CATALOG.kind, (ready for _, ready in _entries(runtime, CATALOG_INDEX)))
 
 
-async def run(runtime: Runtime, image_pass: Callable[..., Awaitable[None]]) -> None:
-    """Forever: gauges every few seconds, drift checks every slow_poll_interval."""
+async def run(runtime: Runtime, image_pass: Pass, export_pass: Pass) -> None:
+    """Forever: in-flight passes every fast interval, gauges every few seconds, drift checks."""
     loop = asyncio.get_running_loop()
-    next_check = loop.time() + runtime.settings.slow_poll_interval
+    fast, slow = runtime.settings.fast_poll_interval, runtime.settings.slow_poll_interval
+    next_gauges = loop.time()
+    next_check = loop.time() + slow
     while True:
-        await asyncio.sleep(min(GAUGE_PERIOD, runtime.settings.slow_poll_interval))
-        update_gauges(runtime)
+        started = loop.time()
+        await poll_in_flight(runtime, image_pass, export_pass)
+        if loop.time() >= next_gauges:
+            next_gauges = loop.time() + GAUGE_PERIOD
+            update_gauges(runtime)
         if loop.time() >= next_check:
-            next_check = loop.time() + runtime.settings.slow_poll_interval
+            next_check = loop.time() + slow
             try:
                 count = await check_once(runtime, image_pass)
             except Exception:
                 log.exception("drift check failed")
-                continue
-            if count:
-                log.info("drift check: %d image(s) changed in ENS", count)
+            else:
+                if count:
+                    log.info("drift check: %d image(s) changed in ENS", count)
+        await asyncio.sleep(max(0.05, fast - (loop.time() - started)))

@@ -1,0 +1,120 @@
+"""The one background task: passes for objects in flight, drift checks, the running-export lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+from ens_image_operator.controllers import scheduler
+from ens_image_operator.ens.models import SelfImage
+from ens_image_operator.reconcile.ports import ObjectView
+
+READY = [{"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "x"}]
+IMPORTING = [{"type": "Reconciling", "status": "True", "reason": "Importing", "lastTransitionTime": "x"}]
+
+
+def _body(
+    name: str, spec: Mapping[str, Any], status: Mapping[str, Any], namespace: str = "ns"
+) -> dict[str, Any]:
+    metadata = {"name": name, "namespace": namespace, "uid": f"uid-{name}", "generation": 1}
+    if status.get("conditions"):
+        status = {"observedGeneration": 1, **status}
+    return {"metadata": metadata, "spec": dict(spec), "status": dict(status)}
+
+
+class Snapshots:
+    def __init__(self, images: dict[str, SelfImage]) -> None:
+        self.images = images
+
+    async def self_images(self) -> Mapping[str, SelfImage]:
+        return self.images
+
+
+class Scopes:
+    def __init__(self, images: dict[str, SelfImage]) -> None:
+        self.snapshots = Snapshots(images)
+
+    async def cloud_for(self, namespace: str, ref: str | None) -> Any:
+        return SimpleNamespace(snapshots=self.snapshots)
+
+
+class Kube:
+    async def get(self, kind: Any, namespace: str, name: str) -> dict[str, Any]:
+        return {"metadata": {"namespace": namespace, "name": name}}
+
+
+def _runtime(
+    images: dict[str, SelfImage], image_bodies: list[dict[str, Any]], exports: list[dict[str, Any]]
+) -> Any:
+    def key(body: dict[str, Any]) -> tuple[str, str]:
+        return body["metadata"]["namespace"], body["metadata"]["name"]
+
+    indexes = {
+        scheduler.IMAGE_INDEX: {key(b): [scheduler.image_entry(b)] for b in image_bodies},
+        scheduler.EXPORT_INDEX: {key(b): [scheduler.export_entry(b)] for b in exports},
+    }
+    return SimpleNamespace(indexes=indexes, scopes=Scopes(images), kube=Kube())
+
+
+def _recorder() -> tuple[list[str], Any]:
+    passed: list[str] = []
+
+    async def run(runtime: Any, body: Mapping[str, Any], *, force: bool = False) -> None:
+        passed.append(body["metadata"]["name"])
+
+    return passed, run
+
+
+def test_a_stable_object_keeps_no_body_in_the_index() -> None:
+    entry = scheduler.image_entry(_body("web", {"imageId": "m-1"}, {"imageId": "m-1", "conditions": READY}))
+    assert entry.stable and entry.body is None
+
+
+def test_an_object_in_flight_keeps_a_slim_body_without_heavy_annotations() -> None:
+    body = _body("web", {"source": {}}, {"conditions": IMPORTING})
+    body["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{...}",
+        "team": "a",
+    }
+    entry = scheduler.image_entry(body)
+    assert entry.body is not None and entry.body["metadata"]["annotations"] == {"team": "a"}
+
+
+async def test_only_objects_in_flight_get_a_pass_each_cycle() -> None:
+    bodies = [
+        _body("busy", {"source": {}}, {"conditions": IMPORTING}),
+        _body("calm", {"imageId": "m-1"}, {"imageId": "m-1", "conditions": READY}),
+    ]
+    exports = [_body("exp", {"imageId": "m-1"}, {"conditions": IMPORTING})]
+    images, image_pass = _recorder()
+    exported, export_pass = _recorder()
+    assert await scheduler.poll_in_flight(_runtime({}, bodies, exports), image_pass, export_pass) == 2
+    assert (images, exported) == (["busy"], ["exp"])
+
+
+async def test_only_images_that_changed_in_ens_are_reconciled_again() -> None:
+    bodies = [
+        _body(
+            "same", {"imageId": "m-1"}, {"imageId": "m-1", "imageStatus": "Available", "conditions": READY}
+        ),
+        _body(
+            "gone", {"imageId": "m-2"}, {"imageId": "m-2", "imageStatus": "Available", "conditions": READY}
+        ),
+    ]
+    passed, image_pass = _recorder()
+    runtime = _runtime({"m-1": SelfImage(image_id="m-1", status="Available")}, bodies, [])
+    assert await scheduler.check_once(runtime, image_pass) == 1
+    assert passed == ["gone"]
+
+
+def test_running_exports_of_an_image_are_found_by_reference_or_id() -> None:
+    exports = [
+        _body("by-ref", {"imageRef": {"name": "web"}}, {"startedAt": "t", "exportStatus": "Exporting"}),
+        _body("by-id", {"imageId": "m-1"}, {"startedAt": "t", "exportStatus": "Exporting"}),
+        _body("done", {"imageRef": {"name": "web"}}, {"startedAt": "t", "exportStatus": "Exported"}),
+        _body("elsewhere", {"imageRef": {"name": "web"}}, {"startedAt": "t"}, namespace="other"),
+    ]
+    view = ObjectView("ns", "web", "uid-web", 1, {}, {})
+    found = scheduler.running_exports(_runtime({}, [], exports), view, "m-1")
+    assert sorted(found) == ["ns/by-id", "ns/by-ref"]
