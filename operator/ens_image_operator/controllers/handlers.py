@@ -35,9 +35,11 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING  # our own events say what happens; kopf's logs stay logs
-    # Per-object worker tasks end soon after their last event: with thousands of stable objects,
-    # idle workers would otherwise dominate the memory of the process.
-    settings.batching.idle_timeout = 1.0
+    # kopf runs one worker task per object with pending events, unbounded by default: the initial
+    # listing of thousands of objects would spawn thousands at once, and the memory of that burst
+    # stays with the process. A bounded pool that ends idle workers soon keeps the peak low.
+    settings.queueing.worker_limit = 100
+    settings.queueing.idle_timeout = 1.0
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
 
