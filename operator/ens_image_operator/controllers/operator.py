@@ -40,8 +40,8 @@ def build_runtime(settings: Settings, kube: KubeApi) -> Runtime:
         make_client,
         default_chain(settings.sts_endpoint),
         default_secret_name=settings.default_secret_name,
-        # Slightly under one poll period: every timer of a cycle shares one listing.
-        snapshot_max_age=settings.fast_poll_interval * 0.8,
+        # Just under one poll period: every pass of a scheduler cycle shares one listing.
+        snapshot_max_age=settings.fast_poll_interval * 0.9,
     )
     return Runtime(
         settings=settings,

@@ -169,6 +169,7 @@ class ExportReconciler:
             if is_terminal(error):
                 await handle.patch_status({"startedAt": None})
             return self._failed(error, "ExportImage", cloud)
+        # Exports are rare, and a stale snapshot would send ExportImage again: list afresh next time.
         cloud.snapshots.invalidate()
         fields = {"imageId": image_id, "exportStatus": EXPORTING, "exportedImageURL": url or None}
         message = f"image {image_id} is being exported to oss://{spec.oss_bucket}"

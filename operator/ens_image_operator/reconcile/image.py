@@ -262,8 +262,9 @@ class ImageReconciler:
                 # other failure may have created the image, so the intent stays for recovery.
                 await handle.patch_status({"importStartedAt": None})
             return self._failed(error, "ImportImage", cloud)
+        # No snapshot invalidation here: with many imports at once, each would force a new listing
+        # for everyone; the new image shows up in the next cycle's snapshot (VISIBILITY_GRACE).
         await handle.patch_status({"imageId": image_id})
-        cloud.snapshots.invalidate()
         # The Importing event comes with this verdict (the loop posts one per transition).
         verdict = Verdict(State.PROGRESSING, "Importing", f"image {image_id} ({name}) is being imported")
         return Outcome(verdict, {"imageId": image_id, "imageStatus": "Creating"}, self.intervals.fast)
