@@ -232,21 +232,31 @@ class ImageReconciler:
             assert status.image_id is not None
             return await self._follow(status.image_id, status, cloud, now)
         if step is ImportStep.RECOVER:
-            found = await self._recover(name, status, cloud)
+            intent = parse_time(status.import_started_at)
+            settling = intent is not None and (now - intent).total_seconds() < self.import_settle
+            # While the interrupted call may still surface, the shared snapshot is enough; only the
+            # last look before importing again asks ENS by name.
+            found = await self._recover(name, status, cloud, authoritative=not settling)
             if found is not None:
                 await handle.patch_status({"imageId": found.image_id, "imageName": name})
                 handle.event("Normal", "Recovered", f"found image {found.image_id} of an interrupted import")
                 verdict = image_verdict(found, adopted=False)
                 return Outcome(verdict, observed_fields(found), self._requeue(verdict))
-            intent = parse_time(status.import_started_at)
-            if intent is not None and (now - intent).total_seconds() < self.import_settle:
+            if settling:
                 message = f"an interrupted import of {name} may still appear; looking again before importing"
                 return Outcome(Verdict(State.PROGRESSING, "Importing", message), requeue=self.intervals.fast)
         return await self._import(name, spec, handle, cloud, now)
 
-    async def _recover(self, name: str, status: EnsImageStatus, cloud: Cloud) -> SelfImage | None:
+    async def _recover(
+        self, name: str, status: EnsImageStatus, cloud: Cloud, *, authoritative: bool = True
+    ) -> SelfImage | None:
+        """The image an interrupted import created: from the snapshot, then (if asked) by name."""
+        intent = parse_time(status.import_started_at)
+        found = pick_recovered((await cloud.snapshots.self_images()).values(), name, intent)
+        if found is not None or not authoritative:
+            return found
         candidates = [image async for image in cloud.client.iter_self_images(image_name=name)]
-        return pick_recovered(candidates, name, parse_time(status.import_started_at))
+        return pick_recovered(candidates, name, intent)
 
     async def _import(
         self, name: str, spec: EnsImageSpec, handle: ObjectHandle, cloud: Cloud, now: datetime

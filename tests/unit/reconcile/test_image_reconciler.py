@@ -138,6 +138,23 @@ async def test_a_very_recent_interrupted_import_is_given_time_to_appear(reconcil
     assert outcome.verdict.state is State.PROGRESSING and ens.calls("ImportImage") == 0
 
 
+async def test_while_an_interrupted_import_settles_no_lookup_by_name_is_made(
+    reconciler: ImageReconciler,
+) -> None:
+    ens = FakeEns()
+    obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(seconds=2))
+    assert ens.calls("DescribeSelfImages") == 0 and ens.calls("snapshot") == 1
+
+
+async def test_an_interrupted_import_is_found_in_the_shared_snapshot(reconciler: ImageReconciler) -> None:
+    ens = FakeEns()
+    ens.add_image("web", "Creating", created="2026-01-01T12:00:01Z")
+    obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(seconds=2))
+    assert obj.status["imageId"] == "m-1" and ens.calls("DescribeSelfImages") == 0
+
+
 async def test_an_unrelated_older_image_of_the_same_name_is_not_adopted(reconciler: ImageReconciler) -> None:
     ens = FakeEns()
     ens.add_image("web", "Available", created="2025-06-01T00:00:00Z")
