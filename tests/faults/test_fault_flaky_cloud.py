@@ -146,8 +146,9 @@ def test_each_answer_costs_at_most_two_attempts(runs: tuple[Run, Run]) -> None:
 
 
 @pytest.mark.xfail(
-    reason="known miss, see docs/performance.md: an import whose answer failed is looked up by name "
-    "(not in the shared snapshot) on every pass, and slower convergence means more poll cycles",
+    reason="known miss, see docs/performance.md: an ImportImage refused with an error answer still "
+    "waits out the settle window before importing again, so the run lasts far longer and every "
+    "extra poll cycle costs a listing",
     strict=False,
 )
 def test_faults_cost_at_most_twice_the_calls_of_a_calm_run(runs: tuple[Run, Run]) -> None:
