@@ -40,9 +40,14 @@ class Listing(Generic[T]):
         self._generation = 0
         self.refreshes = 0
 
-    async def get(self) -> Mapping[str, T]:
-        """The current snapshot, listing again only if it is older than ``max_age``."""
-        if self._items is not None and self._clock() - self._taken_at < self.max_age:
+    async def get(self, max_age: float | None = None) -> Mapping[str, T]:
+        """The current snapshot, listing again only if it is older than ``max_age``.
+
+        A reader that can live with older data (the slow drift check) passes a longer ``max_age``
+        and so reuses whatever listing the fast passes made instead of causing one of its own.
+        """
+        limit = self.max_age if max_age is None else max_age
+        if self._items is not None and self._clock() - self._taken_at < limit:
             return self._items
         if self._running is None:
             self._running = asyncio.ensure_future(self._refresh(self._generation))
@@ -85,15 +90,18 @@ class ScopeSnapshots:
         self._images = Listing(lambda: client.iter_self_images(), max_age=max_age, clock=clock)
         self._exports = Listing(lambda: client.iter_export_image_info(), max_age=max_age, clock=clock)
 
-    async def self_images(self) -> Mapping[str, SelfImage]:
-        return await self._images.get()
+    async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
+        return await self._images.get(max_age)
 
     async def export_infos(self) -> Mapping[str, ExportImageInfo]:
         return await self._exports.get()
 
-    def invalidate(self) -> None:
-        self._images.invalidate()
-        self._exports.invalidate()
+    def invalidate(self, *, images: bool = True, exports: bool = True) -> None:
+        # Only the listing a write changed: the other stays shared until it ages out.
+        if images:
+            self._images.invalidate()
+        if exports:
+            self._exports.invalidate()
 
     @property
     def refreshes(self) -> int:

@@ -157,15 +157,18 @@ async def poll_in_flight(runtime: Runtime, image_pass: Pass, export_pass: Pass) 
     return len(work)
 
 
-async def check_once(runtime: Runtime, image_pass: Pass) -> int:
-    """Compare every stable EnsImage with its scope's snapshot; reconcile the ones that drifted."""
+async def check_once(runtime: Runtime, image_pass: Pass, max_age: float | None = None) -> int:
+    """Compare every stable EnsImage with its scope's snapshot; reconcile the ones that drifted.
+
+    ``max_age``: how old a snapshot may be and still serve (one the fast passes made will do).
+    """
     drifted = 0
     for (namespace, name), entry in _entries(runtime, IMAGE_INDEX):
         if not entry.stable or not entry.image_id:
             continue
         try:
             cloud = await runtime.scopes.cloud_for(namespace, entry.credentials_ref)
-            image = (await cloud.snapshots.self_images()).get(entry.image_id)
+            image = (await cloud.snapshots.self_images(max_age)).get(entry.image_id)
         except Exception as error:  # one scope's trouble (credentials, ENS) must not stop the rest
             log.warning("drift check of %s/%s skipped: %s", namespace, name, type(error).__name__)
             continue
@@ -200,7 +203,7 @@ async def run(runtime: Runtime, image_pass: Pass, export_pass: Pass) -> None:
         if loop.time() >= next_check:
             next_check = loop.time() + slow
             try:
-                count = await check_once(runtime, image_pass)
+                count = await check_once(runtime, image_pass, max_age=slow / 2)
             except Exception:
                 log.exception("drift check failed")
             else:

@@ -170,7 +170,7 @@ class ExportReconciler:
                 await handle.patch_status({"startedAt": None})
             return self._failed(error, "ExportImage", cloud)
         # Exports are rare, and a stale snapshot would send ExportImage again: list afresh next time.
-        cloud.snapshots.invalidate()
+        cloud.snapshots.invalidate(images=False)
         fields = {"imageId": image_id, "exportStatus": EXPORTING, "exportedImageURL": url or None}
         message = f"image {image_id} is being exported to oss://{spec.oss_bucket}"
         return Outcome(Verdict(State.PROGRESSING, "Exporting", message), fields, self.intervals.fast)

@@ -27,6 +27,25 @@ def is_terminal(error: EnsError) -> bool:
     return not error.retryable and not isinstance(error, Conflict) and type(error) is not EnsError
 
 
+# Answers that come from a gateway which may have passed the request on before giving up.
+_UNSURE_CODES = frozenset({"ServiceTimeout", "UnknownError"})
+_UNSURE_HTTP = frozenset({502, 504})
+
+
+def nothing_created(error: EnsError) -> bool:
+    """Whether a failed non-idempotent call certainly had no effect: ENS refused it with an answer.
+
+    Refusals (terminal errors, throttling, 500/503 with an error code) come before the operation;
+    a lost connection, a timeout, a gateway timeout or an answer without a code may hide a success.
+    """
+    if is_terminal(error) or isinstance(error, Throttled):
+        return True
+    if error.maybe_applied or error.http_status is None or error.http_status < 400:
+        return False
+    answered_with_code = not error.code.startswith("HTTP")  # classify() names code-less answers HTTPnnn
+    return answered_with_code and error.http_status not in _UNSURE_HTTP and error.code not in _UNSURE_CODES
+
+
 def verdict_for(error: Exception, *, doing: str, source: str = "") -> Verdict:
     """The verdict for an error raised while ``doing`` something (e.g. 'ImportImage')."""
     where = f" (credentials: {source})" if source else ""

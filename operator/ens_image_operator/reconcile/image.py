@@ -12,13 +12,13 @@ from enum import Enum
 from pydantic import ValidationError
 
 from ens_image_operator.api.image import IMAGE_NAME_PATTERN, EnsImageSpec, EnsImageStatus
-from ens_image_operator.ens.errors import EnsError, NotFound, Throttled
+from ens_image_operator.ens.errors import EnsError, NotFound
 from ens_image_operator.ens.models import DiskDeviceMapping, ImportImageRequest, SelfImage
 from ens_image_operator.reconcile.conditions import State, Verdict, parse_time, rfc3339, stalled_at
 from ens_image_operator.reconcile.failures import (
     RECHECKED_STALL_REASONS,
     CredentialsProblem,
-    is_terminal,
+    nothing_created,
     verdict_for,
 )
 from ens_image_operator.reconcile.loop import Outcome, is_paused, paused_outcome
@@ -243,8 +243,14 @@ class ImageReconciler:
                 verdict = image_verdict(found, adopted=False)
                 return Outcome(verdict, observed_fields(found), self._requeue(verdict))
             if settling:
+                assert intent is not None
                 message = f"an interrupted import of {name} may still appear; looking again before importing"
-                return Outcome(Verdict(State.PROGRESSING, "Importing", message), requeue=self.intervals.fast)
+                # Nothing to learn before the window closes: looking every fast interval would only
+                # force listings (and, under faults, retries of them) that cannot change the decision.
+                left = self.import_settle - (now - intent).total_seconds()
+                return Outcome(
+                    Verdict(State.PROGRESSING, "Importing", message), requeue=max(self.intervals.fast, left)
+                )
         return await self._import(name, spec, handle, cloud, now)
 
     async def _recover(
@@ -267,7 +273,7 @@ class ImageReconciler:
         try:
             image_id = await cloud.single_shot.import_image(import_request(spec, name))
         except EnsError as error:
-            if is_terminal(error) or isinstance(error, Throttled):
+            if nothing_created(error):
                 # Refused before anything was created: the next attempt may import afresh. Any
                 # other failure may have created the image, so the intent stays for recovery.
                 await handle.patch_status({"importStartedAt": None})
@@ -352,8 +358,9 @@ class ImageReconciler:
                 )
                 verdict = Verdict(State.PROGRESSING, "WaitingForExports", message)
                 return DeleteResult(False, Outcome(verdict, fields), self.intervals.fast)
-            images = await cloud.snapshots.self_images()
-            if image_id not in images:
+            # The first pass deletes at once (NotFound counts as done); later ones see in the
+            # snapshot whether the image is gone before asking again.
+            if status.deletion_started_at and image_id not in await cloud.snapshots.self_images():
                 handle.event("Normal", "Deleted", f"image {image_id} is deleted")
                 return DeleteResult(done=True)
             try:
@@ -361,7 +368,7 @@ class ImageReconciler:
             except NotFound:
                 handle.event("Normal", "Deleted", f"image {image_id} was already gone")
                 return DeleteResult(done=True)
-            cloud.snapshots.invalidate()
+            cloud.snapshots.invalidate(exports=False)
         except EnsError as error:
             outcome = self._failed(error, "DeleteImage", cloud)
             outcome.status.update(fields)

@@ -51,12 +51,13 @@ class EnsApi(Protocol):
 class Snapshots(Protocol):
     """Shared, coalesced listings of one credentials scope (see ``poller.py``)."""
 
-    async def self_images(self) -> Mapping[str, SelfImage]: ...
+    async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
+        """Images by id, from a listing no older than ``max_age`` (default: the scope's own)."""
 
     async def export_infos(self) -> Mapping[str, ExportImageInfo]: ...
 
-    def invalidate(self) -> None:
-        """Forget the current snapshots: the next read lists again (after a write to the cloud)."""
+    def invalidate(self, *, images: bool = True, exports: bool = True) -> None:
+        """Forget the named snapshots: the next read lists again (after a write to the cloud)."""
 
 
 @dataclass

@@ -27,7 +27,7 @@ class Snapshots:
     def __init__(self, images: dict[str, SelfImage]) -> None:
         self.images = images
 
-    async def self_images(self) -> Mapping[str, SelfImage]:
+    async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
         return self.images
 
 

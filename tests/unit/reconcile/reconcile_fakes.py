@@ -127,7 +127,7 @@ class FakeSnapshots:
         self.ens = ens
         self.invalidations = 0
 
-    async def self_images(self) -> Mapping[str, SelfImage]:
+    async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
         self.ens._maybe_fail("DescribeSelfImages")
         self.ens.log[-1] = "snapshot"  # a shared listing, told apart from a lookup by name
         return dict(self.ens.images)
@@ -136,7 +136,7 @@ class FakeSnapshots:
         self.ens.log.append("DescribeExportImageInfo")
         return dict(self.ens.exports)
 
-    def invalidate(self) -> None:
+    def invalidate(self, *, images: bool = True, exports: bool = True) -> None:
         self.invalidations += 1
 
 

@@ -12,7 +12,12 @@ from ens_image_operator.ens.errors import (
     Transient,
 )
 from ens_image_operator.reconcile.conditions import State
-from ens_image_operator.reconcile.failures import CredentialsProblem, is_terminal, verdict_for
+from ens_image_operator.reconcile.failures import (
+    CredentialsProblem,
+    is_terminal,
+    nothing_created,
+    verdict_for,
+)
 
 
 def test_invalid_parameter_stalls_with_the_cloud_code_and_request_id() -> None:
@@ -55,3 +60,20 @@ def test_only_non_retryable_refusals_are_terminal() -> None:
     assert is_terminal(Invalid("InvalidParameter"))
     assert not is_terminal(Transient("InternalError"))
     assert not is_terminal(Conflict("IncorrectImageStatus"))
+
+
+def test_an_error_answer_from_ens_means_nothing_was_created() -> None:
+    assert nothing_created(Transient("ServiceUnavailable", http_status=503))
+    assert nothing_created(Transient("InternalError", http_status=500))
+    assert nothing_created(Invalid("InvalidParameter", http_status=400))
+
+
+def test_a_lost_answer_may_hide_a_created_image() -> None:
+    assert not nothing_created(Transient("ConnectionLost", maybe_applied=True))
+    assert not nothing_created(Transient("Timeout", maybe_applied=True))
+
+
+def test_a_gateway_timeout_or_an_answer_without_a_code_may_hide_a_created_image() -> None:
+    assert not nothing_created(Transient("HTTP502", http_status=502))
+    assert not nothing_created(Transient("ServiceTimeout", http_status=503))
+    assert not nothing_created(Transient("HTTP500", http_status=500))

@@ -41,6 +41,15 @@ async def test_delete_policy_deletes_the_image_then_waits_until_it_is_gone(
     assert (await _delete(reconciler, ens, v)).done
 
 
+async def test_the_first_deletion_pass_deletes_without_waiting_for_a_listing(
+    reconciler: ImageReconciler,
+) -> None:
+    ens = FakeEns()
+    image_id = ens.add_image("web")
+    await _delete(reconciler, ens, view(IMPORT_SPEC, {"imageId": image_id}, deleting=True))
+    assert (ens.calls("snapshot"), ens.calls("DeleteImage")) == (0, 1)
+
+
 async def test_retain_policy_releases_without_any_call(reconciler: ImageReconciler) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web")

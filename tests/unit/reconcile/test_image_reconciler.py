@@ -170,12 +170,30 @@ async def test_a_pass_reading_a_stale_object_does_not_import_twice(reconciler: I
     assert ens.calls("ImportImage") == 1
 
 
-async def test_a_transient_import_error_keeps_the_intent_and_retries(reconciler: ImageReconciler) -> None:
+async def test_an_import_that_may_have_taken_effect_keeps_the_intent(reconciler: ImageReconciler) -> None:
     ens, obj = FakeEns(), FakeObject()
-    ens.fail["ImportImage"] = Transient("ServiceUnavailable", request_id="R-9")
+    ens.fail["ImportImage"] = Transient("ConnectionLost", maybe_applied=True)
     outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
     assert (outcome.verdict.state, outcome.verdict.reason) == (State.PROGRESSING, "Retrying")
     assert "importStartedAt" in obj.status
+
+
+async def test_an_import_refused_with_a_503_is_retried_afresh(reconciler: ImageReconciler) -> None:
+    ens, obj = FakeEns(), FakeObject()
+    ens.fail["ImportImage"] = Transient("ServiceUnavailable", request_id="R-9", http_status=503)
+    outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
+    assert (outcome.verdict.state, outcome.verdict.reason) == (State.PROGRESSING, "Retrying")
+    assert "importStartedAt" not in obj.status  # ENS answered: nothing was created
+
+
+async def test_an_interrupted_import_is_looked_at_again_when_its_window_closes(
+    reconciler: ImageReconciler,
+) -> None:
+    obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
+    outcome = await _pass(
+        reconciler, obj, FakeEns(), view(IMPORT_SPEC, obj.status), NOW + timedelta(seconds=2)
+    )
+    assert outcome.requeue == pytest.approx(reconciler.import_settle - 2)
 
 
 async def test_a_throttled_import_is_retried_afresh(reconciler: ImageReconciler) -> None:

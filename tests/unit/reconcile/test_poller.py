@@ -54,6 +54,16 @@ async def test_an_old_snapshot_is_listed_again() -> None:
     assert client.pages == 2
 
 
+async def test_a_reader_allowing_an_older_snapshot_reuses_it() -> None:
+    client = CountingClient(size=10)
+    now = [0.0]
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    await snapshots.self_images()
+    now[0] = 2.0
+    await snapshots.self_images(max_age=5.0)
+    assert client.pages == 1
+
+
 async def test_invalidation_makes_the_next_read_list_again() -> None:
     client = CountingClient(size=10)
     snapshots = ScopeSnapshots(client, max_age=60.0)
@@ -61,6 +71,15 @@ async def test_invalidation_makes_the_next_read_list_again() -> None:
     snapshots.invalidate()
     await snapshots.self_images()
     assert client.pages == 2
+
+
+async def test_invalidating_the_export_records_keeps_the_image_snapshot() -> None:
+    client = CountingClient(size=10)
+    snapshots = ScopeSnapshots(client, max_age=60.0)
+    await snapshots.self_images()
+    snapshots.invalidate(images=False)
+    await snapshots.self_images()
+    assert client.pages == 1
 
 
 async def test_export_records_are_keyed_by_image_id() -> None:
