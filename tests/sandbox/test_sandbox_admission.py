@@ -33,7 +33,8 @@ def test_a_rejection_is_a_status_invalid_naming_the_object(gadgets: Gadgets) -> 
     assert status["details"]["name"] == "bad"
     assert status["details"]["group"] == "sandbox-test.image-operator.io"
     assert status["details"]["kind"] == "Gadget"
-    assert status["message"].startswith('Gadget.sandbox-test.image-operator.io "bad" is invalid: spec.color')
+    # with CEL rules in the CRD, an enum violation also reports that the rules were skipped: a list
+    assert status["message"].startswith('Gadget.sandbox-test.image-operator.io "bad" is invalid: [spec.color')
 
 
 def test_a_missing_required_field_is_field_value_required(gadgets: Gadgets) -> None:
@@ -79,6 +80,16 @@ def test_numbers_outside_minimum_and_maximum_are_invalid(gadgets: Gadgets, size:
 
 def test_a_value_of_the_wrong_type_is_rejected(gadgets: Gadgets) -> None:
     assert "must be of type integer" in _cause(_rejection(gadgets, "bad", size="big"), "spec.size")["message"]
+
+
+def test_after_a_type_error_cel_rules_are_not_run_and_the_answer_says_so(gadgets: Gadgets) -> None:
+    status = _rejection(gadgets, "bad", size="big", source={"url": "u"}, ref="r")
+    assert "some validation rules were not checked" in _cause(status, "<nil>")["message"]
+    assert "at most one of spec.source and spec.ref" not in status["message"]
+
+
+def test_a_huge_integer_where_a_string_belongs_is_invalid_not_a_server_error(gadgets: Gadgets) -> None:
+    assert "must be of type string" in _cause(_rejection(gadgets, "bad", ref=2**63), "spec.ref")["message"]
 
 
 @pytest.mark.parametrize("port", [8080, "http"])

@@ -11,7 +11,21 @@ from ens_image_operator.sandbox import schema
 from ens_image_operator.sandbox.cel_rules import check_rules
 from ens_image_operator.sandbox.errors import bad_request, invalid
 from ens_image_operator.sandbox.registry import ResourceType
-from ens_image_operator.sandbox.schema import Json
+from ens_image_operator.sandbox.schema import Cause, Json
+
+# Schema errors after which the API server does not run the CEL rules: the object lacks the shape
+# they were written for (wrong type, not in the enum, missing, too long, too many).
+_BLOCKING = {
+    "FieldValueTypeMismatch",
+    "FieldValueNotSupported",
+    "FieldValueRequired",
+    "FieldValueTooLong",
+    "FieldValueTooMany",
+}
+_RULES_NOT_CHECKED = (
+    'Invalid value: "null": some validation rules were not checked because the object was invalid; '
+    "correct the existing errors to complete validation"
+)
 
 
 def admit(
@@ -56,7 +70,10 @@ def admit(
     else:
         checked_schema, checked, checked_old = node_schema, view, old_view
     causes = schema.validate(checked, checked_schema)
-    if old is None:
+    if any(cause.reason in _BLOCKING for cause in causes):
+        # As the API server: CEL rules only see values of the declared types.
+        causes.append(Cause("FieldValueInvalid", _RULES_NOT_CHECKED, "<nil>"))
+    elif old is None:
         causes += check_rules(checked, checked_schema)
     else:
         causes += check_rules(checked, checked_schema, checked_old)
