@@ -61,19 +61,37 @@ class CredentialScopes:
         self.secret_ttl = secret_ttl
         self._clock = clock
         self._secrets: dict[tuple[str, str], tuple[float, dict[str, str] | None]] = {}
+        # One GET per Secret at a time: when the cache expires, every pass that needs the Secret
+        # waits for the same read instead of each sending its own.
+        self._reading: dict[tuple[str, str], asyncio.Future[dict[str, str] | None]] = {}
         self._scopes: dict[str, _Scope] = {}
 
     async def _secret(self, namespace: str, name: str) -> dict[str, str] | None:
-        now = self._clock()
-        cached = self._secrets.get((namespace, name))
-        if cached is not None and now - cached[0] < self.secret_ttl:
+        key = (namespace, name)
+        cached = self._secrets.get(key)
+        if cached is not None and self._clock() - cached[0] < self.secret_ttl:
             return cached[1]
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(key))
+            self._reading[key] = reading
+            reading.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(reading)
+
+    async def _read(self, key: tuple[str, str]) -> dict[str, str] | None:
+        started = self._clock()
         try:
-            data = await self._read_secret(namespace, name)
+            data = await self._read_secret(*key)
         except PermissionError as error:
-            raise CredentialsProblem(f"cannot read Secret {namespace}/{name}: {error}") from None
-        self._secrets[(namespace, name)] = (now, data)
+            raise CredentialsProblem(f"cannot read Secret {key[0]}/{key[1]}: {error}") from None
+        self._secrets[key] = (started, data)
         return data
+
+    def _finished(self, key: tuple[str, str], done: asyncio.Future[dict[str, str] | None]) -> None:
+        if self._reading.get(key) is done:
+            del self._reading[key]
+        if not done.cancelled():
+            done.exception()  # mark retrieved: every waiter got it already
 
     def _scope(self, key: str, provider: CredentialsProvider) -> _Scope:
         scope = self._scopes.get(key)

@@ -95,9 +95,10 @@ async def image_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool =
         if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
             return
         handle = KubeHandle(runtime.kube, ENS_IMAGE, body, runtime.written)
-        now = utc_now()
-        outcome = await runtime.images.reconcile(view, handle, _cloud_factory(runtime, view), now)
-        await finish(view, handle, outcome, now)
+        async with runtime.passes:
+            now = utc_now()
+            outcome = await runtime.images.reconcile(view, handle, _cloud_factory(runtime, view), now)
+            await finish(view, handle, outcome, now)
         _after_pass(runtime, ENS_IMAGE, view, outcome)
 
 
@@ -120,8 +121,11 @@ async def export_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool 
             status = image.get("status") or {}
             return ImageRefState(status.get("imageId"), is_ready(status.get("conditions")))
 
-        outcome = await runtime.exports.reconcile(view, handle, _cloud_factory(runtime, view), lookup, now)
-        await finish(view, handle, outcome, now)
+        async with runtime.passes:
+            outcome = await runtime.exports.reconcile(
+                view, handle, _cloud_factory(runtime, view), lookup, now
+            )
+            await finish(view, handle, outcome, now)
         _after_pass(runtime, ENS_IMAGE_EXPORT, view, outcome)
 
 
@@ -134,12 +138,13 @@ async def catalog_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool
             return
         if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
             return
-        now = utc_now()
-        outcome = await runtime.catalogs.reconcile(view, _cloud_factory(runtime, view), now)
-        if outcome is None:
-            return
-        handle = KubeHandle(runtime.kube, ENS_IMAGE_CATALOG, body, runtime.written)
-        await finish(view, handle, outcome, now)
+        async with runtime.passes:
+            now = utc_now()
+            outcome = await runtime.catalogs.reconcile(view, _cloud_factory(runtime, view), now)
+            if outcome is None:
+                return
+            handle = KubeHandle(runtime.kube, ENS_IMAGE_CATALOG, body, runtime.written)
+            await finish(view, handle, outcome, now)
         _after_pass(runtime, ENS_IMAGE_CATALOG, view, outcome)
 
 
@@ -212,11 +217,12 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
             async def running_exports(view: ObjectView, image_id: str | None) -> list[str]:
                 return scheduler.running_exports(runtime, view, image_id)
 
-            result = await runtime.images.delete(
-                view, handle, _cloud_factory(runtime, view), running_exports, now
-            )
-            if result.outcome is not None:
-                await finish(view, handle, result.outcome, now)
+            async with runtime.passes:
+                result = await runtime.images.delete(
+                    view, handle, _cloud_factory(runtime, view), running_exports, now
+                )
+                if result.outcome is not None:
+                    await finish(view, handle, result.outcome, now)
         if not result.done:
             message = result.outcome.verdict.message if result.outcome else "deletion in progress"
             raise kopf.TemporaryError(message, delay=result.retry_after or fast)

@@ -19,6 +19,10 @@ from ens_image_operator.reconcile.ports import EventType
 from ens_image_operator.reconcile.timing import Backoffs
 from ens_image_operator.settings import Settings
 
+# Reconcile passes running at once. More would only queue their requests inside the HTTP clients'
+# connection pools, whose bookkeeping costs CPU per queued request (quadratic in a burst).
+PASS_LIMIT = 32
+
 # Strong references to event posts in flight (the loop keeps only weak ones).
 _PENDING_EVENTS: set[asyncio.Task[None]] = set()
 
@@ -81,6 +85,8 @@ class Runtime:
     written: WrittenStatuses = field(default_factory=WrittenStatuses)
     # kopf indexes, captured from the startup handler: live views kopf keeps up to date.
     indexes: dict[str, Any] = field(default_factory=dict)
+    # Taken inside an object's lock, never around one: a pass holding a slot never waits for a lock.
+    passes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PASS_LIMIT))
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )

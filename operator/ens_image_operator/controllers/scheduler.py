@@ -140,8 +140,32 @@ def running_exports(runtime: Runtime, view: ObjectView, image_id: str | None) ->
     return names
 
 
+async def _changed_in_ens(runtime: Runtime, entries: list[tuple[Any, ImageEntry]]) -> set[Any]:
+    """Keys of the in-flight images whose ENS status differs from the one their object shows.
+
+    Reading each scope's snapshot here also makes the cycle's one listing happen before any pass,
+    so every pass of the cycle decides from the same fresh listing.
+    """
+    changed: set[Any] = set()
+    for (namespace, name), entry in entries:
+        if not entry.image_id:
+            continue
+        try:
+            cloud = await runtime.scopes.cloud_for(namespace, entry.credentials_ref)
+            image = (await cloud.snapshots.self_images()).get(entry.image_id)
+        except Exception:  # noqa: S112 - the pass itself reports what went wrong
+            continue
+        if image is None or image.status != entry.image_status:
+            changed.add((namespace, name))
+    return changed
+
+
 async def poll_in_flight(runtime: Runtime, image_pass: Pass, export_pass: Pass) -> int:
-    """One pass for every object that needs polling, a bounded number at a time."""
+    """One pass for every object that needs polling, a bounded number at a time.
+
+    Objects whose image changed in ENS go first: with thousands in flight, their status is
+    written within moments of the listing instead of after every unchanged object's pass.
+    """
     gate = asyncio.Semaphore(PASS_CONCURRENCY)
 
     async def one(run: Pass, body: Mapping[str, Any]) -> None:
@@ -151,7 +175,10 @@ async def poll_in_flight(runtime: Runtime, image_pass: Pass, export_pass: Pass) 
             except Exception:  # one object's failure must not stop the others
                 log.exception("pass of %s failed", ObjectView.from_body(body).name)
 
-    work = [(image_pass, entry.body) for _, entry in _entries(runtime, IMAGE_INDEX) if entry.body]
+    images = [(key, entry) for key, entry in _entries(runtime, IMAGE_INDEX) if entry.body]
+    changed = await _changed_in_ens(runtime, images)
+    images.sort(key=lambda item: item[0] not in changed)  # stable: changed first, then index order
+    work = [(image_pass, entry.body) for _, entry in images]
     work += [(export_pass, entry.body) for _, entry in _entries(runtime, EXPORT_INDEX) if entry.body]
     await asyncio.gather(*(one(run, body) for run, body in work))
     return len(work)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -119,3 +120,19 @@ async def test_the_secret_value_never_appears_in_a_problem_message() -> None:
     with pytest.raises(CredentialsProblem) as caught:
         await _scopes(Secrets({("ns", "team"): {"accessKeySecret": "sekrit"}})).cloud_for("ns", "team")
     assert "sekrit" not in str(caught.value)
+
+
+class YieldingSecrets(Secrets):
+    """A read that lets other tasks run while it waits for the API server."""
+
+    async def read(self, namespace: str, name: str) -> dict[str, str] | None:
+        self.reads += 1
+        await asyncio.sleep(0)
+        return self.data.get((namespace, name))
+
+
+async def test_concurrent_passes_share_one_read_of_an_expired_secret() -> None:
+    secrets = YieldingSecrets({("team", "ens-credentials"): GOOD})
+    scopes = _scopes(secrets)
+    await asyncio.gather(*(scopes.cloud_for("team", None) for _ in range(20)))
+    assert secrets.reads == 1

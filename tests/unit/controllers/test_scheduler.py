@@ -93,6 +93,21 @@ async def test_only_objects_in_flight_get_a_pass_each_cycle() -> None:
     assert (images, exported) == (["busy"], ["exp"])
 
 
+async def test_objects_whose_image_changed_in_ens_get_their_pass_first() -> None:
+    bodies = [
+        _body("same", {"source": {}}, {"imageId": "m-1", "imageStatus": "Creating", "conditions": IMPORTING}),
+        _body("done", {"source": {}}, {"imageId": "m-2", "imageStatus": "Creating", "conditions": IMPORTING}),
+    ]
+    snapshot = {
+        "m-1": SelfImage(image_id="m-1", status="Creating"),
+        "m-2": SelfImage(image_id="m-2", status="Available"),
+    }
+    passed, image_pass = _recorder()
+    _, export_pass = _recorder()
+    await scheduler.poll_in_flight(_runtime(snapshot, bodies, []), image_pass, export_pass)
+    assert passed == ["done", "same"]
+
+
 async def test_only_images_that_changed_in_ens_are_reconciled_again() -> None:
     bodies = [
         _body(
