@@ -8,6 +8,7 @@ connections, some after the operation took effect.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,10 @@ FAULTS = [
     {"action": "*", "rate": EACH, "drop": True, "after": True},
 ]
 AMPLIFICATION_GOAL = 2.0
+FAULT_RATE = 1 - (1 - EACH) ** len(FAULTS)
+# The goal for calls against a calm run is 2x and is not met yet (2.5-3.2x measured, see
+# docs/performance.md, "Known miss"); this bound only keeps it from getting worse.
+AMPLIFICATION_BOUND = 4.0
 
 
 @dataclass
@@ -125,7 +130,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run, Run]]:
 
 def test_the_faults_hit_about_a_third_of_the_calls(runs: tuple[Run, Run]) -> None:
     _, flaky = runs
-    assert 0.15 <= flaky.failed / flaky.total <= 0.45, flaky.calls
+    # A run makes a few dozen calls: allow four binomial standard deviations around the rate.
+    expected = FAULT_RATE * flaky.total
+    spread = 4 * math.sqrt(flaky.total * FAULT_RATE * (1 - FAULT_RATE))
+    assert expected - spread <= flaky.failed <= expected + spread, flaky.calls
 
 
 def test_every_object_converges_under_faults(runs: tuple[Run, Run]) -> None:
@@ -145,16 +153,10 @@ def test_each_answer_costs_at_most_two_attempts(runs: tuple[Run, Run]) -> None:
     assert flaky.total / answered <= AMPLIFICATION_GOAL, flaky.calls
 
 
-@pytest.mark.xfail(
-    reason="known miss, see docs/performance.md: an ImportImage refused with an error answer still "
-    "waits out the settle window before importing again, so the run lasts far longer and every "
-    "extra poll cycle costs a listing",
-    strict=False,
-)
-def test_faults_cost_at_most_twice_the_calls_of_a_calm_run(runs: tuple[Run, Run]) -> None:
+def test_faults_cost_less_than_four_times_the_calls_of_a_calm_run(runs: tuple[Run, Run]) -> None:
     calm, flaky = runs
     amplification = flaky.total / calm.total
-    assert amplification <= AMPLIFICATION_GOAL, f"{flaky.total} calls vs {calm.total}: {flaky.calls}"
+    assert amplification <= AMPLIFICATION_BOUND, f"{flaky.total} calls vs {calm.total}: {flaky.calls}"
 
 
 def _same_call(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
