@@ -12,7 +12,6 @@ counts the ENS calls until all are Ready.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -21,19 +20,9 @@ from typing import Any
 
 import httpx
 import psutil
-import yaml
+from populate import GROUP_VERSION, api, create_stable
 
 from ens_image_operator.stack import LocalStack
-
-GROUP_VERSION = "ens.image-operator.io/v1alpha1"
-
-
-def _api(stack: LocalStack) -> tuple[str, dict[str, str]]:
-    config = yaml.safe_load(stack.kubeconfig.read_text())
-    server = config["clusters"][0]["cluster"]["server"]
-    token = config["users"][0]["user"].get("token")
-    base = f"{server}/apis/{GROUP_VERSION}/namespaces/default/ensimages"
-    return base, ({"Authorization": f"Bearer {token}"} if token else {})
 
 
 def _calls(stack: LocalStack) -> dict[str, int]:
@@ -41,55 +30,9 @@ def _calls(stack: LocalStack) -> dict[str, int]:
     return {action: sum(codes.values()) for action, codes in calls.items()}
 
 
-async def _create_stable(base: str, headers: dict[str, str], count: int) -> None:
-    spec = {"imageId": "m-stable", "osType": "linux", "architecture": "x86_64", "imageFormat": "qcow2"}
-    spec["computeType"] = "ens_vm"
-    handled = json.dumps({"spec": spec}) + "\n"
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    conditions = [
-        {
-            "type": kind,
-            "status": status,
-            "reason": "Available",
-            "lastTransitionTime": now,
-            "observedGeneration": 1,
-        }
-        for kind, status in (("Ready", "True"), ("Reconciling", "False"), ("Stalled", "False"))
-    ]
-    status = {
-        "imageId": "m-stable",
-        "imageStatus": "Available",
-        "observedGeneration": 1,
-        "conditions": conditions,
-    }
-    gate = asyncio.Semaphore(8)
-    async with httpx.AsyncClient(headers=headers, timeout=60) as http:
-
-        async def one(index: int) -> None:
-            metadata = {
-                "name": f"stable-{index}",
-                "finalizers": ["ens.image-operator.io/finalizer"],
-                "annotations": {
-                    "ens.image-operator.io/last-handled-configuration": handled,
-                    "ens.image-operator.io/kopf-managed": "yes",
-                },
-            }
-            async with gate:
-                body = {"apiVersion": GROUP_VERSION, "kind": "EnsImage", "metadata": metadata, "spec": spec}
-                (await http.post(base, json=body)).raise_for_status()
-                patch = {"status": status}
-                merge = {"Content-Type": "application/merge-patch+json"}
-                (
-                    await http.patch(f"{base}/stable-{index}/status", json=patch, headers=merge)
-                ).raise_for_status()
-
-        await asyncio.gather(*(one(index) for index in range(count)))
-
-
 def memory(count: int, workdir: Path) -> None:
     with LocalStack(workdir, operator_env={"ENS_OPERATOR_SLOW_POLL_INTERVAL": "20"}) as stack:
-        base, headers = _api(stack)
-        asyncio.run(_create_stable(base, headers, count))
+        asyncio.run(create_stable(stack, count))
         before = _calls(stack)
         stack.start_operator()
         assert stack.operator is not None
@@ -106,7 +49,7 @@ def polling(count: int, workdir: Path) -> None:
     env = {"ENS_OPERATOR_QPS": "100"}
     with LocalStack(workdir, step_seconds=3.0, fast_poll_interval=1.0, operator_env=env) as stack:
         stack.start_operator()
-        base, headers = _api(stack)
+        base, headers = api(stack)
         before = _calls(stack)
         started = time.monotonic()
         source = {"oss": {"bucket": "images", "object": "web.qcow2", "region": "cn-beijing"}}

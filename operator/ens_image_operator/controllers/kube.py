@@ -12,7 +12,7 @@ import ssl
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,6 +144,26 @@ class KubeApi:
             raise KubeError(f"reading {kind.kind} {namespace}/{name}: HTTP {response.status_code}")
         body: dict[str, Any] = response.json()
         return body
+
+    async def list(self, kind: Kind, namespaces: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Every object of ``kind`` as stored now, in ``namespaces`` (all when empty), page by page."""
+        prefix = f"/apis/{kind.group}/{kind.version}"
+        paths = [f"{prefix}/namespaces/{ns}/{kind.plural}" for ns in namespaces]
+        paths = paths or [f"{prefix}/{kind.plural}"]
+        items: list[dict[str, Any]] = []
+        for path in paths:
+            token = ""
+            while True:
+                params = {"limit": "500", **({"continue": token} if token else {})}
+                response = await self._http.get(path, params=params, headers=self._headers())
+                if response.status_code >= 300:
+                    raise KubeError(f"listing {kind.plural}: HTTP {response.status_code}")
+                page = response.json()
+                items += page.get("items") or []
+                token = (page.get("metadata") or {}).get("continue") or ""
+                if not token:
+                    break
+        return items
 
     async def post_event(self, involved: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         """Post a core/v1 Event about ``involved``; failures are logged, never raised."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Mapping
+
 import kopf
 
 from ens_image_operator.controllers.handlers import register
@@ -59,6 +63,15 @@ def build_runtime(settings: Settings, kube: KubeApi) -> Runtime:
     )
 
 
+def peering_identity(environ: Mapping[str, str] = os.environ) -> str:
+    """This replica's name in kopf's peering: the pod name where the chart provides it, else host/pid.
+
+    Given explicitly because kopf's own default asks the passwd database for the user name, which a
+    container running as an arbitrary UID (65532 in our image) does not have.
+    """
+    return environ.get("POD_NAME") or environ.get("POD_ID") or f"{socket.gethostname()}/{os.getpid()}"
+
+
 async def run_operator(settings: Settings, *, priority: int) -> None:
     """Run until SIGTERM/SIGINT: standalone unless settings.peering names a peering object."""
     registry = kopf.OperatorRegistry()
@@ -76,6 +89,7 @@ async def run_operator(settings: Settings, *, priority: int) -> None:
         standalone=not settings.peering,
         peering_name=settings.peering or None,
         priority=priority,
+        identity=peering_identity(),
         liveness_endpoint=liveness,
         memo=kopf.Memo(),
     )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ens_image_operator.api.kinds import Kind
+from ens_image_operator.controllers.index import ObjectIndex
 from ens_image_operator.controllers.kube import KubeApi
 from ens_image_operator.credentials_scope import CredentialScopes
 from ens_image_operator.reconcile.catalog import CatalogReconciler
@@ -83,8 +84,8 @@ class Runtime:
     catalogs: CatalogReconciler
     backoffs: Backoffs
     written: WrittenStatuses = field(default_factory=WrittenStatuses)
-    # kopf indexes, captured from the startup handler: live views kopf keeps up to date.
-    indexes: dict[str, Any] = field(default_factory=dict)
+    # Per-kind indexes of what the scheduler needs, kept up to date by event handlers.
+    indexes: dict[str, ObjectIndex[Any]] = field(default_factory=dict)
     # Taken inside an object's lock, never around one: a pass holding a slot never waits for a lock.
     passes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PASS_LIMIT))
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(

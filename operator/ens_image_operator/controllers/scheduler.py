@@ -2,8 +2,8 @@
 
 kopf keeps the full body of every object of a kind that has timers, for as long as the object
 exists, and runs each timer as its own task. With thousands of stable EnsImages that alone breaks
-the memory budget. So kopf indexes keep a few fields per object (and a slim body only while the
-object needs polling), and this one task:
+the memory budget. So an index (``index.py``) keeps a few fields per object (and a slim body only
+while the object needs polling), and this one task:
 
 - every fast_poll_interval, runs a pass for each object in flight (they all read the shared,
   coalesced snapshot of their credentials scope, see ``poller.py``);
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from ens_image_operator import GROUP
@@ -128,16 +128,25 @@ def _entries(runtime: Runtime, index_id: str) -> Iterator[tuple[Any, Any]]:
             yield key, value
 
 
-def running_exports(runtime: Runtime, view: ObjectView, image_id: str | None) -> list[str]:
+def running_exports(
+    exports: Iterable[tuple[Any, ExportEntry]], view: ObjectView, image_id: str | None
+) -> list[str]:
     """Names of the exports of this image still Exporting (they block DeleteImage)."""
     names = []
-    for (namespace, name), entry in _entries(runtime, EXPORT_INDEX):
+    for (namespace, name), entry in exports:
         if not entry.running:
             continue
         same_ref = namespace == view.namespace and entry.image_ref == view.name
         if same_ref or (image_id is not None and entry.image_id == image_id):
             names.append(f"{namespace}/{name}")
     return names
+
+
+def export_entries(bodies: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Any, ExportEntry]]:
+    """``((namespace, name), entry)`` for each export body, as the index holds them."""
+    for body in bodies:
+        view = ObjectView.from_body(body)
+        yield (view.namespace, view.name), export_entry(body)
 
 
 async def _changed_in_ens(runtime: Runtime, entries: list[tuple[Any, ImageEntry]]) -> set[Any]:

@@ -131,5 +131,5 @@ def test_running_exports_of_an_image_are_found_by_reference_or_id() -> None:
         _body("elsewhere", {"imageRef": {"name": "web"}}, {"startedAt": "t"}, namespace="other"),
     ]
     view = ObjectView("ns", "web", "uid-web", 1, {}, {})
-    found = scheduler.running_exports(_runtime({}, [], exports), view, "m-1")
+    found = scheduler.running_exports(scheduler.export_entries(exports), view, "m-1")
     assert sorted(found) == ["ns/by-id", "ns/by-ref"]
