@@ -29,6 +29,7 @@ class Cluster:
     api_client: client.ApiClient
     sandbox: Sandbox | None
     thread: SandboxThread | None
+    kubectl: str  # a kubectl within version skew of this cluster
 
     @property
     def custom(self) -> client.CustomObjectsApi:

@@ -135,7 +135,7 @@ def test_a_cel_rule_rejects_with_its_message(gadgets: Gadgets) -> None:
 def test_a_cel_message_expression_and_reason_are_used(gadgets: Gadgets) -> None:
     cause = _cause(_rejection(gadgets, "bad", size=1, tags=["a", "b"]), "spec")
     assert cause["reason"] == "FieldValueForbidden"
-    assert "no more than 1 tags for this size" in cause["message"]
+    assert "too many tags for gadget of this size" in cause["message"]
 
 
 def test_cel_rules_on_array_items_check_each_item(gadgets: Gadgets) -> None:

@@ -30,7 +30,7 @@ def kubectl(
     # kubectl caches discovery per host:port; a sandbox on a reused port must not see a stale cache.
     cache = cluster.workdir / "kubectl-cache"
     command = [
-        KUBECTL,
+        cluster.kubectl,
         "--kubeconfig",
         str(cluster.kubeconfig),
         "--cache-dir",

@@ -12,6 +12,7 @@ from ens_image_operator.sandbox.cel_rules import check_rules
 from ens_image_operator.sandbox.errors import bad_request, invalid
 from ens_image_operator.sandbox.registry import ResourceType
 from ens_image_operator.sandbox.schema import Cause, Json
+from ens_image_operator.sandbox.times import check_times
 
 # Schema errors after which the API server does not run the CEL rules: the object lacks the shape
 # they were written for (wrong type, not in the enum, missing, too long, too many).
@@ -37,6 +38,7 @@ def admit(
     validation: str = "Warn",
 ) -> list[str]:
     """Prune, default and validate ``obj`` in place; return warnings; raise 400/422 ``ApiError``."""
+    check_times(rtype, obj)
     if rtype.schema is None:
         return []
     name = obj.get("metadata", {}).get("name", "")

@@ -149,11 +149,21 @@ class KubernetesApi:
         meta.setdefault("uid", str(uuid.uuid4()))
         meta.setdefault("creationTimestamp", now_rfc3339())
         meta.setdefault("generation", 1)
+        # What the API server's naming and establishing controllers write.
+        since = meta["creationTimestamp"]
         stored.setdefault("status", {})["conditions"] = [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+             "message": "no conflicts found", "lastTransitionTime": since},
             {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-             "lastTransitionTime": meta["creationTimestamp"]},
+             "message": "the initial names have been accepted", "lastTransitionTime": since},
         ]  # fmt: skip
-        stored["status"]["acceptedNames"] = crd["spec"]["names"]
+        names = dict(crd["spec"]["names"])
+        names.setdefault("singular", names["kind"].lower())
+        names.setdefault("listKind", f"{names['kind']}List")
+        stored["status"]["acceptedNames"] = names
+        stored["status"]["storedVersions"] = [
+            version["name"] for version in crd["spec"].get("versions", []) if version.get("storage")
+        ]
         self.store.write(CRD_KEY, stored, "ADDED")
 
     def _serve_crd_types(self, crd: Json) -> bool:
