@@ -40,6 +40,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="an STS key accepted with this security token, never expiring (repeatable)",
     )
     parser.add_argument("--seed", type=int, help="seed of the fault-injection dice")
+    parser.add_argument(
+        "--listing-lag",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds a new image stays invisible to DescribeSelfImages listings and lookups (default 0)",
+    )
 
 
 async def _serve(args: argparse.Namespace, keys: dict[str, str]) -> None:
@@ -55,6 +62,7 @@ async def _serve(args: argparse.Namespace, keys: dict[str, str]) -> None:
         step_seconds=args.step_seconds,
         state_file=args.state,
         seed=args.seed,
+        listing_lag=args.listing_lag,
         sts_keys={key_id: StsCredential(secret, token) for key_id, secret, token in args.sts_key},
     ) as emulator:
         print(f"ENS emulator listening on {emulator.url}", flush=True)

@@ -32,8 +32,8 @@ def iso_time(epoch: float) -> str:
 
 
 def _filtered(state: EmulatorState, params: Params) -> list[Image]:
-    """Live images matching ImageId (exact) and ImageName (case-sensitive substring)."""
-    images = state.live_images()
+    """Listed images matching ImageId (exact) and ImageName (case-sensitive substring)."""
+    images = state.listed_images()
     if image_id := params.get("ImageId"):
         images = [image for image in images if image.image_id == image_id]
     if name := params.get("ImageName"):

@@ -128,7 +128,11 @@ def add_admin_routes(
         return _reply({})
 
     def config_view() -> dict[str, Any]:
-        return {"stepSeconds": state.step_seconds, "stsDurationSeconds": state.sts_duration_override}
+        return {
+            "stepSeconds": state.step_seconds,
+            "stsDurationSeconds": state.sts_duration_override,
+            "listingLagSeconds": state.listing_lag,
+        }
 
     async def get_config(_: web.Request) -> web.Response:
         return _reply(config_view())
@@ -146,6 +150,11 @@ def add_admin_routes(
             if "stsDurationSeconds" in body:
                 duration = body["stsDurationSeconds"]
                 state.set_sts_duration(None if duration is None else float(duration))
+            lag = body.get("listingLagSeconds")
+            if lag is not None and float(lag) < 0:
+                raise ValueError("listingLagSeconds must not be negative")
+            if lag is not None:
+                state.set_listing_lag(float(lag))
             if "seed" in body:
                 faults.seed(None if body["seed"] is None else int(body["seed"]))
         except (TypeError, ValueError) as error:

@@ -201,12 +201,15 @@ async def run_emulator(
     state_file: str | Path | None = None,
     sts_keys: Mapping[str, StsCredential] | None = None,
     seed: int | None = None,
+    listing_lag: float | None = None,
 ) -> AsyncIterator[RunningEmulator]:
     """Serve the emulator for the duration of the block; port 0 picks a free port."""
     store = SqliteStore(state_file) if state_file is not None else None
     state = EmulatorState(
         keys=DEFAULT_KEYS if keys is None else keys, step_seconds=step_seconds, sts_keys=sts_keys, store=store
     )
+    if listing_lag is not None:
+        state.set_listing_lag(listing_lag)
     faults, calls = FaultInjector(seed), CallRecorder()
     runner = web.AppRunner(build_app(state, faults, calls), access_log=None, handle_signals=False)
     await runner.setup()

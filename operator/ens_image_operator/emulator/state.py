@@ -60,6 +60,8 @@ class EmulatorState:
         self.store = store
         self.step_seconds = step_seconds
         self.sts_duration_override: float | None = None
+        # Seconds a new image stays invisible to DescribeSelfImages (a cloud whose listings lag).
+        self.listing_lag = 0.0
         self.sts: dict[str, StsCredential] = dict(sts_keys or {})
         self.images: dict[str, Image] = {}
         self.missing_buckets: set[str] = set()
@@ -78,6 +80,7 @@ class EmulatorState:
         self.step_seconds = float(settings.get("stepSeconds", self.step_seconds))
         override = settings.get("stsDurationSeconds")
         self.sts_duration_override = None if override is None else float(override)
+        self.listing_lag = float(settings.get("listingLagSeconds", self.listing_lag))
         self.missing_buckets = set(settings.get("missingBuckets", []))
         self.missing_objects = {(b, o) for b, o in settings.get("missingObjects", [])}
         for key_id, cred in settings.get("sts", {}).items():
@@ -93,6 +96,7 @@ class EmulatorState:
             return
         self.store.put_setting("stepSeconds", self.step_seconds)
         self.store.put_setting("stsDurationSeconds", self.sts_duration_override)
+        self.store.put_setting("listingLagSeconds", self.listing_lag)
         self.store.put_setting("missingBuckets", sorted(self.missing_buckets))
         self.store.put_setting("missingObjects", sorted(self.missing_objects))
         self.store.put_setting(
@@ -123,7 +127,17 @@ class EmulatorState:
         self.sts_duration_override = seconds
         self._save_settings()
 
+    def set_listing_lag(self, seconds: float) -> None:
+        """How long images created from now on (and those younger than that) stay unlisted."""
+        self.listing_lag = seconds
+        self._save_settings()
+
     # --- images ----------------------------------------------------------------------------
+    def listed_images(self) -> list[Image]:
+        """Live images DescribeSelfImages shows: those older than the listing lag, newest first."""
+        horizon = self.now() - self.listing_lag
+        return [image for image in self.live_images() if image.created_at <= horizon]
+
     def live_images(self) -> list[Image]:
         """Images not deleted, newest first."""
         live = [image for image in self.images.values() if image.deleted_at is None]

@@ -23,6 +23,7 @@ import yaml
 
 from ens_image_operator.sandbox.api import ApiRequest, KubernetesApi, Reply
 from ens_image_operator.sandbox.registry import Json, read_crds
+from ens_image_operator.sandbox.write_faults import FAULTS_PATH, WriteFaults, inflict
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class SandboxEmulator(kmock.KubernetesEmulator):
     """kmock's emulator with its object model replaced by ``KubernetesApi``."""
 
     api: KubernetesApi = attrs.field(factory=KubernetesApi)
+    write_faults: WriteFaults = attrs.field(factory=WriteFaults)
     _seen: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -44,6 +46,11 @@ class SandboxEmulator(kmock.KubernetesEmulator):
 
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         body = await raw_request.read()
+        if raw_request.path == FAULTS_PATH:
+            return await self.write_faults.serve_admin(raw_request, body)
+        fault = self.write_faults.pick(raw_request.method, raw_request.path)
+        if fault is not None and not fault.after:
+            return await inflict(raw_request, fault)
         self._seen += 1
         try:
             request = await kmock.Request._parse(raw_request, id=self._seen)
@@ -61,7 +68,8 @@ class SandboxEmulator(kmock.KubernetesEmulator):
             )
         self._requests.append(request)
         try:
-            return await self._handle(request)
+            response = await self._handle(request)
+            return response if fault is None else await inflict(raw_request, fault)
         except Exception as error:
             logger.exception("internal error serving %s %s", raw_request.method, raw_request.path)
             if self._errors:
