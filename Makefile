@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench crds clean
+.PHONY: demo test lint bench crds clean cluster image
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/mypy
+
+## cluster: a real kube-apiserver + etcd on loopback (built once per version; ENS_K8S_VERSION=1.37.2 for another), prints a kubeconfig path, Ctrl-C stops it
+cluster: $(STAMP)
+	$(BIN)/python -m tests.cluster $(ARGS)
+
+## image: build the operator image with docker when a daemon answers, else with buildah; prints its name
+## (IMAGE=name:tag; PYTHON_IMAGE=another base; buildah in a container: BUILDAH_FLAGS="--isolation chroot --storage-driver vfs")
+IMAGE ?= ens-image-operator:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+image:
+	@if docker info >/dev/null 2>&1; then \
+	  docker build $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) -t $(IMAGE) . >&2; \
+	elif command -v buildah >/dev/null 2>&1; then \
+	  buildah bud $(BUILDAH_FLAGS) $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) -t $(IMAGE) . >&2; \
+	else \
+	  echo "make image: no docker daemon answers and buildah is not installed (apt-get install buildah)" >&2; \
+	  exit 1; \
+	fi
+	@echo $(IMAGE)
 
 ## bench: the benchmarks of docs/performance.md (minutes; not part of `make test`)
 bench: $(STAMP)
