@@ -102,8 +102,10 @@ class CredentialScopes:
             self._scopes[key] = scope
         return scope
 
-    async def cloud_for(self, namespace: str, credentials_ref: str | None) -> Cloud:
-        """The client, snapshots and a description of the credentials of an object."""
+    async def _resolve(
+        self, namespace: str, credentials_ref: str | None
+    ) -> tuple[str, CredentialsProvider, str]:
+        """(scope key, credentials, where they came from) of an object."""
         name = credentials_ref or self.default_secret_name
         data = await self._secret(namespace, name)
         if data is None:
@@ -111,16 +113,24 @@ class CredentialScopes:
                 raise CredentialsProblem(
                     f"Secret {namespace}/{name} named in spec.credentialsRef does not exist"
                 )
-            scope = self._scope(OPERATOR_SCOPE, self._operator_credentials)
-            return Cloud(scope.client, scope.snapshots, "the operator's own credentials", scope.once)
+            return OPERATOR_SCOPE, self._operator_credentials, "the operator's own credentials"
         key_id, secret, token = data.get(KEY_ID), data.get(KEY_SECRET), data.get(KEY_TOKEN) or None
         if not key_id or not secret:
             raise CredentialsProblem(f"Secret {namespace}/{name} needs the keys {KEY_ID} and {KEY_SECRET}")
         # Scopes are keyed by a digest of the whole key, so a changed Secret gets a fresh client and
         # equal keys in different namespaces share one snapshot.
         digest = hashlib.sha256("\0".join((key_id, secret, token or "")).encode()).hexdigest()
-        scope = self._scope(digest, StaticCredentials(key_id, secret, token))
-        return Cloud(scope.client, scope.snapshots, f"Secret {namespace}/{name}", scope.once)
+        return digest, StaticCredentials(key_id, secret, token), f"Secret {namespace}/{name}"
+
+    async def scope_key(self, namespace: str, credentials_ref: str | None) -> str:
+        """Which credentials an object acts with: equal keys for equal credentials, no ENS call."""
+        return (await self._resolve(namespace, credentials_ref))[0]
+
+    async def cloud_for(self, namespace: str, credentials_ref: str | None) -> Cloud:
+        """The client, snapshots and a description of the credentials of an object."""
+        key, provider, source = await self._resolve(namespace, credentials_ref)
+        scope = self._scope(key, provider)
+        return Cloud(scope.client, scope.snapshots, source, scope.once)
 
     def scopes(self) -> list[ScopeSnapshots]:
         """Every snapshot in use (for metrics)."""

@@ -33,6 +33,17 @@ RECONCILE_ERRORS = Counter(
     ["kind", "reason"],
     registry=REGISTRY,
 )
+KUBE_WRITES = Counter(
+    "ens_operator_kube_writes_total",
+    "Writes the operator's own passes sent to the Kubernetes API, by what was written (status, event).",
+    ["what"],
+    registry=REGISTRY,
+)
+ACTIVE = Gauge(
+    "ens_operator_active",
+    "1 while this replica may call ENS and write status (peering: the active replica), else 0.",
+    registry=REGISTRY,
+)
 
 
 def record_call(action: str, code: str, seconds: float) -> None:

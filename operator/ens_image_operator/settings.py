@@ -45,9 +45,20 @@ class Settings(BaseSettings):
         gt=0,
         description="How long deleting an EnsImage waits for its running exports (s).",
     )
+    listing_lag: float = Field(
+        120.0,
+        gt=0,
+        description="Longest time a new image may stay invisible to DescribeSelfImages listings and "
+        "lookups (s): no absence is trusted, and no import repeated, inside this window.",
+    )
     default_secret_name: str = Field(
         "ens-credentials",
         description="Secret looked up in an object's namespace when it has no credentialsRef.",
+    )
+    adoption_namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Namespaces whose EnsImages may adopt images with the operator's own credentials "
+        "(comma-separated); empty means every namespace.",
     )
     namespaces: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -66,8 +77,14 @@ class Settings(BaseSettings):
     priority: int = Field(
         0, description="kopf peering priority; each replica needs a distinct one (0: derived)."
     )
+    peering_lifetime: int = Field(
+        60,
+        ge=10,
+        description="How long a replica's peering record lives without renewal (s): the failover time "
+        "after a replica dies without saying goodbye.",
+    )
 
-    @field_validator("namespaces", mode="before")
+    @field_validator("namespaces", "adoption_namespaces", mode="before")
     @classmethod
     def _split_namespaces(cls, value: object) -> object:
         if isinstance(value, str):

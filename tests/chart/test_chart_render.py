@@ -19,7 +19,13 @@ from ens_image_operator.settings import Settings
 CUSTOM_KINDS = {"ServiceMonitor", "ClusterKopfPeering", "KopfPeering"}
 KUBERNETES_VERSIONS = ["1.31.0", "1.35.0"]
 # Settings fields configured outside the `operator:` block (watchNamespaces, peering.*).
-SETTINGS_OUTSIDE_OPERATOR_BLOCK = {"namespaces", "peering", "priority"}
+SETTINGS_OUTSIDE_OPERATOR_BLOCK = {
+    "namespaces",
+    "adoption_namespaces",
+    "peering",
+    "priority",
+    "peering_lifetime",
+}
 
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -19,16 +19,17 @@ API_VERSION = "ens.image-operator.io/v1alpha1"
 class Cluster:
     """kubectl bound to one kubeconfig and one namespace."""
 
-    def __init__(self, kubeconfig: Path, namespace: str) -> None:
+    def __init__(self, kubeconfig: Path, namespace: str, kubectl: str = "kubectl") -> None:
         self.kubeconfig = kubeconfig
         self.namespace = namespace
+        self.kubectl_binary = kubectl  # one within version skew of the cluster
 
     def kubectl(
         self, *args: str, stdin: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         result = subprocess.run(
-            ["kubectl", "--namespace", self.namespace, *args],
+            [self.kubectl_binary, "--namespace", self.namespace, *args],
             input=stdin,
             capture_output=True,
             text=True,
@@ -118,6 +119,16 @@ def oss(obj: str, bucket: str = "images") -> dict[str, Any]:
 def unique(prefix: str) -> str:
     """An object (and image) name no other test uses: the emulator's account is shared."""
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def unmanaged_image(cluster: Cluster) -> str:
+    """The id of an Available image that no EnsImage manages: imported, then released with Retain."""
+    source = unique("src")
+    cluster.apply(ens_image(source, source=oss("web.qcow2"), deletionPolicy="Retain"))
+    image_id: str = cluster.wait_condition("ensimage", source, "Ready")["status"]["imageId"]
+    cluster.kubectl("delete", "ensimage", source, "--wait=false")
+    cluster.wait_gone("ensimage", source)
+    return image_id
 
 
 def live_images(stack: Any, name: str) -> list[dict[str, Any]]:

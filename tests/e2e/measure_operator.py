@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import psutil
-from populate import GROUP_VERSION, api, create_stable
+from populate import GROUP_VERSION, api, available_image, create_stable
 
 from ens_image_operator.stack import LocalStack
 
@@ -32,7 +32,8 @@ def _calls(stack: LocalStack) -> dict[str, int]:
 
 def memory(count: int, workdir: Path) -> None:
     with LocalStack(workdir, operator_env={"ENS_OPERATOR_SLOW_POLL_INTERVAL": "20"}) as stack:
-        asyncio.run(create_stable(stack, count))
+        image_id = asyncio.run(available_image(stack))
+        asyncio.run(create_stable(stack, count, image_id=image_id))
         before = _calls(stack)
         stack.start_operator()
         assert stack.operator is not None

@@ -10,7 +10,10 @@ from typing import Any
 import httpx
 import yaml
 
-from ens_image_operator.stack import LocalStack
+from ens_image_operator.ens.client import EnsClient
+from ens_image_operator.ens.credentials import StaticCredentials
+from ens_image_operator.ens.models import ImportImageRequest
+from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 
 GROUP_VERSION = "ens.image-operator.io/v1alpha1"
 STABLE_IMAGE_ID = "m-stable"
@@ -25,7 +28,7 @@ def api(stack: LocalStack, namespace: str = "default") -> tuple[str, dict[str, s
     return base, ({"Authorization": f"Bearer {token}"} if token else {})
 
 
-def _stable_status() -> dict[str, Any]:
+def _stable_status(image_id: str) -> dict[str, Any]:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     conditions = [
         {
@@ -38,25 +41,50 @@ def _stable_status() -> dict[str, Any]:
         for kind, status in (("Ready", "True"), ("Reconciling", "False"), ("Stalled", "False"))
     ]
     return {
-        "imageId": STABLE_IMAGE_ID,
+        "imageId": image_id,
         "imageStatus": "Available",
         "observedGeneration": 1,
         "conditions": conditions,
     }
 
 
-async def create_stable(stack: LocalStack, count: int, prefix: str = "stable") -> None:
+async def available_image(stack: LocalStack, name: str = "stable-source") -> str:
+    """Import one image into the emulator and wait until it is Available; its id."""
+    client = EnsClient(StaticCredentials(DEFAULT_KEY_ID, DEFAULT_KEY_SECRET), endpoint=stack.emulator_url)
+    try:
+        request = ImportImageRequest(
+            image_name=name,
+            os_type="linux",
+            oss_bucket="images",
+            oss_object="web.qcow2",
+            oss_region="cn-beijing",
+        )
+        image_id = await client.import_image(request)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = [image async for image in client.iter_self_images(image_id=image_id)]
+            if found and found[0].status == "Available":
+                return image_id
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"image {image_id} did not become Available")
+    finally:
+        await client.aclose()
+
+
+async def create_stable(
+    stack: LocalStack, count: int, prefix: str = "stable", image_id: str = STABLE_IMAGE_ID
+) -> None:
     """Create ``count`` adopted EnsImages with kopf's annotations, our finalizer and a Ready status."""
     base, headers = api(stack)
     spec = {
-        "imageId": STABLE_IMAGE_ID,
+        "imageId": image_id,
         "osType": "linux",
         "architecture": "x86_64",
         "imageFormat": "qcow2",
         "computeType": "ens_vm",
     }
     handled = json.dumps({"spec": spec}) + "\n"
-    status = _stable_status()
+    status = _stable_status(image_id)
     gate = asyncio.Semaphore(8)
     async with httpx.AsyncClient(headers=headers, timeout=60) as http:
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from cluster import Cluster, ens_image, live_images, oss, unique
+import asyncio
+from typing import Any
 
-from ens_image_operator.stack import LocalStack
+from cluster import Cluster, ens_image, live_images, oss, unique, unmanaged_image
+from ens_image_operator.ens.client import EnsClient
+from ens_image_operator.ens.credentials import StaticCredentials
+from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 
 
 def test_deleting_an_imported_image_deletes_it_in_ens(stack: LocalStack, cluster: Cluster) -> None:
@@ -36,27 +40,34 @@ def test_switching_to_retain_before_deleting_keeps_the_image(stack: LocalStack, 
 
 
 def test_deleting_an_adopted_image_retains_it_by_default(stack: LocalStack, cluster: Cluster) -> None:
-    source, adopted = unique("src"), unique("adopted")
-    cluster.apply(ens_image(source, source=oss("web.qcow2"), deletionPolicy="Retain"))
-    image_id = cluster.wait_condition("ensimage", source, "Ready")["status"]["imageId"]
+    image_id = unmanaged_image(cluster)
+    adopted = unique("adopted")
     cluster.apply(ens_image(adopted, imageId=image_id))
     cluster.wait_condition("ensimage", adopted, "Ready")
     cluster.kubectl("delete", "ensimage", adopted, "--wait=false")
     cluster.wait_gone("ensimage", adopted)
-    assert len(live_images(stack, source)) == 1
+    assert image_id in {image["ImageId"] for image in live_images_by_id(stack)}
 
 
 def test_an_image_already_deleted_in_ens_releases_the_object(stack: LocalStack, cluster: Cluster) -> None:
     name = unique("gone")
     cluster.apply(ens_image(name, source=oss("web.qcow2")))
-    cluster.wait_condition("ensimage", name, "Ready")
-    # The same image adopted with deletionPolicy Delete: two objects, one image, both delete it.
-    image_id = cluster.get("ensimage", name)["status"]["imageId"]  # type: ignore[index]
-    twin = unique("twin")
-    cluster.apply(ens_image(twin, imageId=image_id, deletionPolicy="Delete"))
-    cluster.wait_condition("ensimage", twin, "Ready")
-    cluster.kubectl("delete", "ensimage", twin, "--wait=false")
-    cluster.wait_gone("ensimage", twin)
+    image_id = cluster.wait_condition("ensimage", name, "Ready")["status"]["imageId"]
+    asyncio.run(_delete_in_ens(stack, image_id))  # deleted behind the operator's back
     cluster.kubectl("delete", "ensimage", name, "--wait=false")
     cluster.wait_gone("ensimage", name)
     assert live_images(stack, name) == []
+
+
+async def _delete_in_ens(stack: LocalStack, image_id: str) -> None:
+    credentials = StaticCredentials(DEFAULT_KEY_ID, DEFAULT_KEY_SECRET)
+    client = EnsClient(credentials, endpoint=stack.emulator_url)
+    try:
+        await client.delete_image(image_id)
+    finally:
+        await client.aclose()
+
+
+def live_images_by_id(stack: LocalStack) -> list[dict[str, Any]]:
+    images: list[dict[str, Any]] = stack.admin("GET", "images")  # type: ignore[assignment]
+    return [image for image in images if not image.get("DeletedAt")]

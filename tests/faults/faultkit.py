@@ -21,12 +21,15 @@ GROUP, VERSION = "ens.image-operator.io", "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 PLURALS = {"EnsImage": "ensimages", "EnsImageExport": "ensimageexports", "Event": "events"}
 STEP_SECONDS = 0.3
+WRITE_FAULTS = "/_sandbox/faults"
 FAST_POLL = 0.5
-# A short request timeout keeps "did my lost ImportImage take effect?" waits short (2 x timeout).
+# The emulator lists at once unless a scenario sets a lag: the operator's settle window need only
+# cover a lost ImportImage answer (2 x the short request timeout), which keeps recovery waits short.
 OPERATOR_ENV = {
     "ENS_OPERATOR_REQUEST_TIMEOUT": "1.5",
     "ENS_OPERATOR_SLOW_POLL_INTERVAL": "5",
     "ENS_OPERATOR_QPS": "50",
+    "ENS_OPERATOR_LISTING_LAG": "3",
 }
 
 
@@ -84,6 +87,16 @@ class Kube:
         response = self.http.get(url)
         response.raise_for_status()
         return response.text
+
+    def write_faults(self, rules: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Add rules to, or (None) clear, the local API's injected write faults; the rules now held."""
+        if rules is None:
+            response = self.http.delete(WRITE_FAULTS)
+        else:
+            response = self.http.post(WRITE_FAULTS, json=rules) if rules else self.http.get(WRITE_FAULTS)
+        response.raise_for_status()
+        held: list[dict[str, Any]] = response.json()
+        return held
 
 
 def ens_image(name: str, **spec: Any) -> dict[str, Any]:

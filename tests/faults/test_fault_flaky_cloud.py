@@ -3,7 +3,8 @@
 The same scenario (imports, exports of some, deletion of others) runs twice on one stack: first
 without faults, to count the calls it needs, then with names of its own under injected faults —
 throttling with Retry-After, 503, 500, timeouts (latency past the client's timeout) and dropped
-connections, some after the operation took effect.
+connections, some after the operation took effect — while the local Kubernetes API answers some of
+the operator's status writes with 404, 409, 429 (with Retry-After), 500 or no answer at all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from faultkit import (
+    LARGE,
     Kube,
     converge,
     duplicates,
@@ -39,11 +41,23 @@ FAULTS = [
     {"action": "*", "rate": EACH, "code": None, "latency": 2.0, "drop": True},
     {"action": "*", "rate": EACH, "drop": True, "after": True},
 ]
+# The operator's status writes in the flaky namespace; the test's own creates and deletes are spared.
+STATUS_WRITES = "/namespaces/flaky/ensimage(s|exports)/[^/]+/status$"
+KUBE_EACH = 0.03
+KUBE_FAULTS = [
+    {"method": "PATCH", "path": STATUS_WRITES, "rate": KUBE_EACH, "code": 429, "retryAfter": 1},
+    {"method": "PATCH", "path": STATUS_WRITES, "rate": KUBE_EACH, "code": 500},
+    {"method": "PATCH", "path": STATUS_WRITES, "rate": KUBE_EACH, "code": 409},
+    {"method": "PATCH", "path": STATUS_WRITES, "rate": KUBE_EACH, "code": 404},
+    {"method": "PATCH", "path": STATUS_WRITES, "rate": KUBE_EACH, "drop": True},
+    {"method": "PATCH", "path": STATUS_WRITES, "rate": KUBE_EACH, "drop": True, "after": True},
+]
 AMPLIFICATION_GOAL = 2.0
 FAULT_RATE = 1 - (1 - EACH) ** len(FAULTS)
-# The goal for calls against a calm run is 2x and is not met yet (2.5-3.2x measured, see
-# docs/performance.md, "Known miss"); this bound only keeps it from getting worse.
-AMPLIFICATION_BOUND = 4.0
+# The goal for calls against a calm run is 2x: the large run measures 1.8-2.1x, the small one
+# 2.5-3.2x (a few dozen calls, see docs/performance.md, "Known miss"). The bounds keep it from
+# getting worse without failing on the spread between runs.
+AMPLIFICATION_BOUND = 2.5 if LARGE else 4.0
 
 
 @dataclass
@@ -52,6 +66,7 @@ class Run:
     log: list[dict[str, Any]] = field(default_factory=list)
     converge_error: str | None = None
     images: list[dict[str, Any]] = field(default_factory=list)
+    kube_faults: int = 0
 
     @property
     def total(self) -> int:
@@ -67,6 +82,11 @@ class Run:
         return sum(
             1 for e in self.log if e["action"] == "DescribeSelfImages" and e["params"].get("ImageName")
         )
+
+    @property
+    def by_action(self) -> dict[str, int]:
+        """Calls per ENS action, failed attempts included."""
+        return {action: sum(codes.values()) for action, codes in sorted(self.calls.items())}
 
     @property
     def seconds(self) -> float:
@@ -109,7 +129,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run, Run]]:
         stack.start_operator()
         calm = scenario(stack, "calm", timeout=60)
         stack.admin("POST", "faults", FAULTS)
+        writes = Kube(stack, "flaky")
+        writes.write_faults(KUBE_FAULTS)
         flaky = scenario(stack, "flaky", timeout=scaled(120, 300))
+        flaky.kube_faults = sum(int(rule["hits"]) for rule in writes.write_faults([]))
+        writes.write_faults(None)
         stack.admin("DELETE", "faults")
         record(
             "flaky cloud",
@@ -117,6 +141,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run, Run]]:
             calm_calls=calm.total,
             flaky_calls=flaky.total,
             failed_calls=flaky.failed,
+            kube_write_faults=flaky.kube_faults,
+            calm_by_action=calm.by_action,
+            flaky_by_action=flaky.by_action,
             amplification=round(flaky.total / calm.total, 2),
             attempts_per_answer=round(flaky.total / (flaky.total - flaky.failed), 2),
             by_name_lookups=flaky.by_name_lookups,
@@ -142,6 +169,11 @@ def test_every_object_converges_under_faults(runs: tuple[Run, Run]) -> None:
     assert flaky.converge_error is None, flaky.converge_error
 
 
+def test_kubernetes_write_faults_were_met(runs: tuple[Run, Run]) -> None:
+    _, flaky = runs
+    assert flaky.kube_faults > 0
+
+
 def test_lost_answers_never_give_an_object_two_images(runs: tuple[Run, Run]) -> None:
     _, flaky = runs
     assert duplicates(flaky.images) == {}
@@ -153,7 +185,7 @@ def test_each_answer_costs_at_most_two_attempts(runs: tuple[Run, Run]) -> None:
     assert flaky.total / answered <= AMPLIFICATION_GOAL, flaky.calls
 
 
-def test_faults_cost_less_than_four_times_the_calls_of_a_calm_run(runs: tuple[Run, Run]) -> None:
+def test_faults_cost_a_bounded_multiple_of_the_calls_of_a_calm_run(runs: tuple[Run, Run]) -> None:
     calm, flaky = runs
     amplification = flaky.total / calm.total
     assert amplification <= AMPLIFICATION_BOUND, f"{flaky.total} calls vs {calm.total}: {flaky.calls}"

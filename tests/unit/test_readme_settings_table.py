@@ -41,5 +41,5 @@ CHART_SETTINGS = sorted(n for n in Settings.model_fields if n in ROWS and ROWS[n
 
 @pytest.mark.parametrize("name", CHART_SETTINGS)
 def test_helm_defaults_equal_the_operator_defaults(name: str) -> None:
-    default = Settings.model_fields[name].default
+    default = Settings.model_fields[name].get_default(call_default_factory=True)
     assert _helm_value(ROWS[name][3]) == default

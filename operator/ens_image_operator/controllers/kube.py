@@ -6,13 +6,14 @@ intent before calling ENS, so status goes straight to the API server from here.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import ssl
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +27,42 @@ log = logging.getLogger(__name__)
 
 MERGE_PATCH = "application/merge-patch+json"
 EVENT_SOURCE = "ens-image-operator"
+# Answers worth another try of the same request: the API server was busy or briefly unreachable.
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+ATTEMPTS = 4
+RETRY_BASE = 0.25  # seconds before the second attempt, doubling after
+RETRY_AFTER_CAP = 30.0  # a Retry-After longer than this is cut short: the pass has a schedule to keep
 
 
 class KubeError(Exception):
     """An unexpected answer of the Kubernetes API."""
+
+
+class KubeConflict(KubeError):
+    """HTTP 409: the object changed since the resourceVersion the write was conditional on."""
+
+
+def answer(response: httpx.Response) -> str:
+    """``HTTP <status>``; for a 403, with the API server's reason, which names the verb, resource,
+    namespace and identity refused: what a missing RBAC rule is found by."""
+    if response.status_code != 403:
+        return f"HTTP {response.status_code}"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    reason = body.get("message") if isinstance(body, dict) else None
+    return f"HTTP 403 Forbidden: {reason}" if reason else "HTTP 403 Forbidden"
+
+
+def retry_delay(response: httpx.Response | None, attempt: int) -> float:
+    """How long to wait before the next attempt: the server's Retry-After on 429, else backoff."""
+    if response is not None and response.status_code == 429:
+        try:
+            return min(RETRY_AFTER_CAP, max(0.0, float(response.headers.get("Retry-After", "1"))))
+        except ValueError:
+            return 1.0
+    return float(RETRY_BASE * 2 ** (attempt - 1))
 
 
 @dataclass
@@ -116,19 +149,57 @@ class KubeApi:
     def _path(kind: Kind, namespace: str, name: str) -> str:
         return f"/apis/{kind.group}/{kind.version}/namespaces/{namespace}/{kind.plural}/{name}"
 
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request, tried again after 429 (honouring Retry-After), 5xx or a lost connection.
+
+        Every request sent through here is idempotent: a GET, or a merge patch whose second
+        application changes nothing (a conditional one then fails its precondition, which its
+        caller treats as a write lost to another writer).
+        """
+        extra: dict[str, str] = kwargs.pop("headers", {})
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                headers = {**self._headers(), **extra}
+                response = await self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError:
+                if attempt == ATTEMPTS:
+                    raise
+                await asyncio.sleep(retry_delay(None, attempt))
+                continue
+            if response.status_code not in RETRIED_STATUSES or attempt == ATTEMPTS:
+                return response
+            await asyncio.sleep(retry_delay(response, attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def patch_status(
-        self, kind: Kind, namespace: str, name: str, patch: Mapping[str, Any]
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        resource_version: str | None = None,
     ) -> dict[str, Any] | None:
-        """Merge-patch ``status``; return the object as stored, None if it vanished meanwhile."""
-        response = await self._http.patch(
+        """Merge-patch ``status``; return the object as stored, None if it vanished meanwhile.
+
+        With ``resource_version`` the write happens only if the object is still at that version;
+        otherwise :class:`KubeConflict` is raised.
+        """
+        document: dict[str, Any] = {"status": dict(patch)}
+        if resource_version is not None:
+            document["metadata"] = {"resourceVersion": resource_version}
+        response = await self._send(
+            "PATCH",
             f"{self._path(kind, namespace, name)}/status",
-            json={"status": dict(patch)},
-            headers={**self._headers(), "Content-Type": MERGE_PATCH},
+            json=document,
+            headers={"Content-Type": MERGE_PATCH},
         )
         if response.status_code == 404:
             return None
+        if response.status_code == 409:
+            raise KubeConflict(f"patching {kind.kind} {namespace}/{name} status: the object changed")
         if response.status_code >= 300:
-            raise KubeError(f"patching {kind.kind} {namespace}/{name} status: HTTP {response.status_code}")
+            raise KubeError(f"patching {kind.kind} {namespace}/{name} status: {answer(response)}")
         try:
             body: dict[str, Any] = response.json()
         except ValueError:
@@ -137,33 +208,50 @@ class KubeApi:
 
     async def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
         """The object as stored now, or None if it does not exist."""
-        response = await self._http.get(self._path(kind, namespace, name), headers=self._headers())
+        response = await self._send("GET", self._path(kind, namespace, name))
         if response.status_code == 404:
             return None
         if response.status_code >= 300:
-            raise KubeError(f"reading {kind.kind} {namespace}/{name}: HTTP {response.status_code}")
+            raise KubeError(f"reading {kind.kind} {namespace}/{name}: {answer(response)}")
         body: dict[str, Any] = response.json()
         return body
 
-    async def list(self, kind: Kind, namespaces: Sequence[str] = ()) -> list[dict[str, Any]]:
-        """Every object of ``kind`` as stored now, in ``namespaces`` (all when empty), page by page."""
+    async def probe(self) -> httpx.Response:
+        """One GET /version, not retried: what a start-up check needs to classify the answer."""
+        return await self._http.get("/version", headers=self._headers(), timeout=10.0)
+
+    async def get_path(self, path: str) -> dict[str, Any] | None:
+        """Any object by its API path (e.g. kopf's peering objects), or None if it does not exist."""
+        response = await self._http.get(path, headers=self._headers())
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 300:
+            raise KubeError(f"reading {path}: {answer(response)}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def pages(
+        self, kind: Kind, namespaces: Sequence[str] = (), limit: int = 500
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every object of ``kind`` as stored now, in ``namespaces`` (all when empty), a page at a time."""
         prefix = f"/apis/{kind.group}/{kind.version}"
         paths = [f"{prefix}/namespaces/{ns}/{kind.plural}" for ns in namespaces]
-        paths = paths or [f"{prefix}/{kind.plural}"]
-        items: list[dict[str, Any]] = []
-        for path in paths:
+        for path in paths or [f"{prefix}/{kind.plural}"]:
             token = ""
             while True:
-                params = {"limit": "500", **({"continue": token} if token else {})}
-                response = await self._http.get(path, params=params, headers=self._headers())
+                params = {"limit": str(limit), **({"continue": token} if token else {})}
+                response = await self._send("GET", path, params=params)
                 if response.status_code >= 300:
-                    raise KubeError(f"listing {kind.plural}: HTTP {response.status_code}")
+                    raise KubeError(f"listing {kind.plural}: {answer(response)}")
                 page = response.json()
-                items += page.get("items") or []
+                yield page.get("items") or []
                 token = (page.get("metadata") or {}).get("continue") or ""
                 if not token:
                     break
-        return items
+
+    async def list(self, kind: Kind, namespaces: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Every object of ``kind`` as stored now, in ``namespaces`` (all when empty)."""
+        return [item async for page in self.pages(kind, namespaces) for item in page]
 
     async def post_event(self, involved: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         """Post a core/v1 Event about ``involved``; failures are logged, never raised."""
@@ -198,16 +286,15 @@ class KubeApi:
             log.warning("could not post event %s: %s", reason, type(error).__name__)
             return
         if response.status_code >= 300:
-            log.warning("could not post event %s: HTTP %s", reason, response.status_code)
+            log.warning("could not post event %s: %s", reason, answer(response))
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The decoded data of a Secret (GET only), or None if it does not exist."""
-        response = await self._http.get(
-            f"/api/v1/namespaces/{namespace}/secrets/{name}", headers=self._headers()
-        )
+        response = await self._send("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
         if response.status_code == 404:
             return None
         if response.status_code == 403:
+            log.warning("not allowed to read Secret %s/%s: %s", namespace, name, answer(response))
             raise PermissionError(f"not allowed to read Secret {namespace}/{name}")
         if response.status_code >= 300:
             raise KubeError(f"reading Secret {namespace}/{name}: HTTP {response.status_code}")

@@ -11,12 +11,15 @@ from typing import Any
 
 from ens_image_operator.api.kinds import Kind
 from ens_image_operator.controllers.index import ObjectIndex
-from ens_image_operator.controllers.kube import KubeApi
+from ens_image_operator.controllers.kube import KubeApi, KubeConflict
+from ens_image_operator.controllers.ownership import Claims
+from ens_image_operator.controllers.peering import PeeringGate
 from ens_image_operator.credentials_scope import CredentialScopes
+from ens_image_operator.metrics import KUBE_WRITES
 from ens_image_operator.reconcile.catalog import CatalogReconciler
 from ens_image_operator.reconcile.export import ExportReconciler
 from ens_image_operator.reconcile.image import ImageReconciler
-from ens_image_operator.reconcile.ports import EventType
+from ens_image_operator.reconcile.ports import EventType, ObjectChanged, ObjectGone
 from ens_image_operator.reconcile.timing import Backoffs
 from ens_image_operator.settings import Settings
 
@@ -86,11 +89,24 @@ class Runtime:
     written: WrittenStatuses = field(default_factory=WrittenStatuses)
     # Per-kind indexes of what the scheduler needs, kept up to date by event handlers.
     indexes: dict[str, ObjectIndex[Any]] = field(default_factory=dict)
+    # Who claims which image id and ENS name (one manager per image, one name per account).
+    claims: Claims = field(default_factory=Claims)
+    # Open while this replica may call ENS and write status (always, when standalone).
+    gate: PeeringGate = field(default_factory=PeeringGate)
     # Taken inside an object's lock, never around one: a pass holding a slot never waits for a lock.
     passes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PASS_LIMIT))
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )
+
+    def forget_cache(self) -> None:
+        """Drop what was learnt while active: another replica acts now, so it all goes stale."""
+        for index in self.indexes.values():
+            index.clear()
+        self.claims.clear()
+        self.written = WrittenStatuses()
+        for snapshots in self.scopes.scopes():
+            snapshots.invalidate()
 
     def lock(self, uid: str) -> asyncio.Lock:
         """The lock serialising passes over one object (handler and timer may fire together)."""
@@ -99,6 +115,11 @@ class Runtime:
             lock = asyncio.Lock()
             self._locks[uid] = lock
         return lock
+
+
+def _keeping_ids(patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``patch`` without a removal of ``imageId``: once recorded, an image id is never cleared."""
+    return {key: value for key, value in patch.items() if not (key == "imageId" and value is None)}
 
 
 class KubeHandle:
@@ -115,20 +136,47 @@ class KubeHandle:
         self.namespace = str(metadata.get("namespace") or "")
         self.name = str(metadata.get("name") or "")
         self.uid = str(metadata.get("uid") or "")
+        # The version a conditional write expects: the last one read, else the delivered body's.
+        version = metadata.get("resourceVersion")
+        self._version: str | None = str(version) if version is not None else None
 
     async def patch_status(self, patch: Mapping[str, Any]) -> None:
-        stored = await self._kube.patch_status(self._kind, self.namespace, self.name, patch)
-        if stored is not None and self._written is not None:
+        KUBE_WRITES.labels(what="status").inc()
+        stored = await self._kube.patch_status(self._kind, self.namespace, self.name, _keeping_ids(patch))
+        self._stored(stored)
+
+    async def claim_status(self, patch: Mapping[str, Any]) -> None:
+        KUBE_WRITES.labels(what="status").inc()
+        try:
+            stored = await self._kube.patch_status(
+                self._kind, self.namespace, self.name, _keeping_ids(patch), resource_version=self._version
+            )
+        except KubeConflict as conflict:
+            raise ObjectChanged(str(conflict)) from None
+        if stored is None:
+            raise ObjectGone(f"{self._kind.kind} {self.namespace}/{self.name} no longer exists")
+        self._stored(stored)
+
+    def _stored(self, stored: Mapping[str, Any] | None) -> None:
+        if stored is None:
+            return
+        version = (stored.get("metadata") or {}).get("resourceVersion")
+        self._version = str(version) if version is not None else self._version
+        if self._written is not None:
             self._written.record(self.uid, stored)
 
     async def fresh_status(self) -> dict[str, Any]:
         body = await self._kube.get(self._kind, self.namespace, self.name)
+        if body is not None:
+            version = (body.get("metadata") or {}).get("resourceVersion")
+            self._version = str(version) if version is not None else None
         status: dict[str, Any] = (body or {}).get("status") or {}
         return status
 
     def event(self, type_: EventType, reason: str, message: str) -> None:
         # Posted by our own client rather than kopf.event: passes also run from the background drift
         # task, outside the handler context kopf's event queue lives in.
+        KUBE_WRITES.labels(what="event").inc()
         task = asyncio.get_running_loop().create_task(
             self._kube.post_event(self._body, type_, reason, message)
         )

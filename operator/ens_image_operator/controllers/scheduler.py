@@ -231,6 +231,10 @@ async def run(runtime: Runtime, image_pass: Pass, export_pass: Pass) -> None:
     next_gauges = loop.time()
     next_check = loop.time() + slow
     while True:
+        if not runtime.gate.active:
+            await runtime.gate.wait_active()
+            # kopf relists on resume: start the slow checks over once the index has refilled.
+            next_check = loop.time() + slow
         started = loop.time()
         await poll_in_flight(runtime, image_pass, export_pass)
         if loop.time() >= next_gauges:

@@ -15,7 +15,9 @@ from ens_image_operator.ens.errors import (
 from ens_image_operator.reconcile.conditions import State, Verdict
 
 # Stalled reasons that are not the user's spec's fault: retried periodically without a spec change.
-RECHECKED_STALL_REASONS = frozenset({"CredentialsError", "AccessDenied"})
+RECHECKED_STALL_REASONS = frozenset(
+    {"CredentialsError", "AccessDenied", "AlreadyManaged", "ImageNameInUse", "AdoptionNotAllowed"}
+)
 
 
 class CredentialsProblem(Exception):

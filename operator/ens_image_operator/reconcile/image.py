@@ -33,8 +33,6 @@ IMPORTING_STATUSES = frozenset({"Creating", "Packing", "Uploading", "Copying"})
 # An image found by name counts as ours only if ENS created it after our intent (minus clock skew):
 # an older image that merely shares the name belongs to someone else.
 CLOCK_SKEW = timedelta(minutes=5)
-# How long an image we just imported may stay invisible to DescribeSelfImages before we call it gone.
-VISIBILITY_GRACE = timedelta(minutes=2)
 
 _IMAGE_NAME = re.compile(IMAGE_NAME_PATTERN)
 
@@ -159,14 +157,14 @@ class ImageReconciler:
         *,
         import_timeout: float,
         delete_wait_timeout: float,
-        import_settle: float = 20.0,
+        listing_lag: float = 120.0,
     ) -> None:
         self.intervals = intervals
         self.import_timeout = import_timeout
         self.delete_wait_timeout = delete_wait_timeout
-        # An ImportImage sent just before a crash may still be processed by ENS: for this long after
-        # the intent, "not found by name" means "not yet", not "never".
-        self.import_settle = import_settle
+        # A new image may stay invisible to DescribeSelfImages (listings and lookups) for this long:
+        # inside it, "not found" after an intent means "not yet", never "never".
+        self.listing_lag = listing_lag
 
     # --- the reconcile pass ------------------------------------------------------------------
 
@@ -190,14 +188,24 @@ class ImageReconciler:
         status = EnsImageStatus.model_validate(view.status)
         try:
             if spec.image_id:
-                return await self._adopt(spec.image_id, cloud)
+                return await self._adopt(spec.image_id, view, cloud, now)
             return await self._imported(view, spec, status, handle, cloud, now)
         except EnsError as error:
             return self._failed(error, "ENS", cloud)
 
-    async def _adopt(self, image_id: str, cloud: Cloud) -> Outcome:
-        image = (await cloud.snapshots.self_images()).get(image_id)
+    async def _adopt(self, image_id: str, view: ObjectView, cloud: Cloud, now: datetime) -> Outcome:
+        image = await self._by_id(image_id, cloud)
         if image is None:
+            since = _reconciling_since(view) or now
+            left = self.listing_lag - (now - since).total_seconds()
+            if left > 0:
+                # A lookup inside the listing lag cannot prove a new image absent: look again.
+                message = (
+                    f"image {image_id} is not listed in ENS ({cloud.source}) yet; "
+                    f"a new image may take up to {int(self.listing_lag)}s to show"
+                )
+                requeue = max(self.intervals.fast, min(left, 3 * self.intervals.fast))
+                return Outcome(Verdict(State.PROGRESSING, "WaitingForImage", message), requeue=requeue)
             return Outcome(
                 Verdict(State.STALLED, "NotFound", f"image {image_id} does not exist in ENS ({cloud.source})")
             )
@@ -233,7 +241,7 @@ class ImageReconciler:
             return await self._follow(status.image_id, status, cloud, now)
         if step is ImportStep.RECOVER:
             intent = parse_time(status.import_started_at)
-            settling = intent is not None and (now - intent).total_seconds() < self.import_settle
+            settling = self._settling(intent, now)
             # While the interrupted call may still surface, the shared snapshot is enough; only the
             # last look before importing again asks ENS by name.
             found = await self._recover(name, status, cloud, authoritative=not settling)
@@ -247,11 +255,33 @@ class ImageReconciler:
                 message = f"an interrupted import of {name} may still appear; looking again before importing"
                 # Nothing to learn before the window closes: looking every fast interval would only
                 # force listings (and, under faults, retries of them) that cannot change the decision.
-                left = self.import_settle - (now - intent).total_seconds()
+                left = self.listing_lag - (now - intent).total_seconds()
                 return Outcome(
                     Verdict(State.PROGRESSING, "Importing", message), requeue=max(self.intervals.fast, left)
                 )
+            # Importing again: first make sure no other pass recorded anything since this view was read.
+            fresh = EnsImageStatus.model_validate(await handle.fresh_status())
+            if fresh.image_id or fresh.import_started_at != status.import_started_at:
+                message = f"the import of {name} was recorded meanwhile"
+                return Outcome(Verdict(State.PROGRESSING, "Importing", message), requeue=self.intervals.fast)
         return await self._import(name, spec, handle, cloud, now)
+
+    def _settling(self, intent: datetime | None, now: datetime) -> bool:
+        """Whether an image imported at ``intent`` may still be invisible to ENS listings and lookups."""
+        return intent is not None and (now - intent).total_seconds() < self.listing_lag
+
+    async def _by_id(self, image_id: str, cloud: Cloud) -> SelfImage | None:
+        """The image, from the shared snapshot or, when it is not there, from ENS directly.
+
+        The snapshot may predate the image: only a lookup made now may call it absent.
+        """
+        image = (await cloud.snapshots.self_images()).get(image_id)
+        if image is not None:
+            return image
+        async for found in cloud.client.iter_self_images(image_id=image_id):
+            if found.image_id == image_id:
+                return found
+        return None
 
     async def _recover(
         self, name: str, status: EnsImageStatus, cloud: Cloud, *, authoritative: bool = True
@@ -268,8 +298,10 @@ class ImageReconciler:
         self, name: str, spec: EnsImageSpec, handle: ObjectHandle, cloud: Cloud, now: datetime
     ) -> Outcome:
         # The intent goes to the API server before the call: if we die during ImportImage, the next
-        # pass looks for the image by name instead of importing it a second time.
-        await handle.patch_status({"importStartedAt": rfc3339(now), "imageName": name, "imageId": None})
+        # pass looks for the image by name instead of importing it a second time. The write is
+        # conditional on the object as last read: if anyone wrote since (or deleted the object), it
+        # raises and the pass ends without calling ENS.
+        await handle.claim_status({"importStartedAt": rfc3339(now), "imageName": name})
         try:
             image_id = await cloud.single_shot.import_image(import_request(spec, name))
         except EnsError as error:
@@ -279,17 +311,21 @@ class ImageReconciler:
                 await handle.patch_status({"importStartedAt": None})
             return self._failed(error, "ImportImage", cloud)
         # No snapshot invalidation here: with many imports at once, each would force a new listing
-        # for everyone; the new image shows up in the next cycle's snapshot (VISIBILITY_GRACE).
+        # for everyone; the new image shows up in a later cycle's snapshot (within the listing lag).
         await handle.patch_status({"imageId": image_id})
         # The Importing event comes with this verdict (the loop posts one per transition).
         verdict = Verdict(State.PROGRESSING, "Importing", f"image {image_id} ({name}) is being imported")
         return Outcome(verdict, {"imageId": image_id, "imageStatus": "Creating"}, self.intervals.fast)
 
     async def _follow(self, image_id: str, status: EnsImageStatus, cloud: Cloud, now: datetime) -> Outcome:
-        image = (await cloud.snapshots.self_images()).get(image_id)
         started = parse_time(status.import_started_at)
+        if self._settling(started, now):
+            # A lookup could not prove the new image absent yet: the snapshot is enough meanwhile.
+            image = (await cloud.snapshots.self_images()).get(image_id)
+        else:
+            image = await self._by_id(image_id, cloud)
         if image is None:
-            if started is not None and now - started < VISIBILITY_GRACE:
+            if self._settling(started, now):
                 verdict = Verdict(State.PROGRESSING, "Importing", f"waiting for image {image_id} to appear")
                 return Outcome(verdict, requeue=self.intervals.fast)
             return Outcome(
@@ -332,7 +368,9 @@ class ImageReconciler:
             return DeleteResult(done=True)
         if is_paused(view):
             return DeleteResult(False, paused_outcome(), self.intervals.credentials_recheck)
-        status = EnsImageStatus.model_validate(view.status)
+        # The delivered body may predate what the last pass wrote (an intent, a fresh imageId): the
+        # decision is made from the status as stored now.
+        status = EnsImageStatus.model_validate((await handle.fresh_status()) or view.status)
         if not status.image_id and not status.import_started_at:
             return DeleteResult(done=True)  # nothing was ever imported
         try:
@@ -345,9 +383,21 @@ class ImageReconciler:
         try:
             image_id = status.image_id
             if not image_id:
-                found = await self._recover(image_name(spec, view), status, cloud)
+                intent = parse_time(status.import_started_at)
+                settling = self._settling(intent, now)
+                name = image_name(spec, view)
+                found = await self._recover(name, status, cloud, authoritative=not settling)
                 if found is None:
-                    return DeleteResult(done=True)
+                    if not settling:
+                        return DeleteResult(done=True)  # ENS, asked by name after the lag, has none
+                    # An import was started and its outcome is not known yet: the image it may
+                    # produce would belong to nobody once the finalizer is gone.
+                    assert intent is not None
+                    left = self.listing_lag - (now - intent).total_seconds()
+                    message = f"waiting for the outcome of the import of {name} before deleting"
+                    verdict = Verdict(State.PROGRESSING, "WaitingForImport", message)
+                    retry = min(max(self.intervals.fast, left), 30.0)
+                    return DeleteResult(False, Outcome(verdict, fields), retry)
                 image_id = found.image_id
                 fields["imageId"] = image_id
             exports = await running_exports(view, image_id)
@@ -358,17 +408,15 @@ class ImageReconciler:
                 )
                 verdict = Verdict(State.PROGRESSING, "WaitingForExports", message)
                 return DeleteResult(False, Outcome(verdict, fields), self.intervals.fast)
-            # The first pass deletes at once (NotFound counts as done); later ones see in the
-            # snapshot whether the image is gone before asking again.
-            if status.deletion_started_at and image_id not in await cloud.snapshots.self_images():
-                handle.event("Normal", "Deleted", f"image {image_id} is deleted")
-                return DeleteResult(done=True)
+            # Every pass asks ENS for this very image by deleting it again until ENS answers
+            # NotFound: a listing may lag behind the account, and would call an image gone that is not.
             try:
                 await cloud.client.delete_image(image_id)
             except NotFound:
-                handle.event("Normal", "Deleted", f"image {image_id} was already gone")
+                gone = "is deleted" if status.deletion_started_at else "was already gone"
+                handle.event("Normal", "Deleted", f"image {image_id} {gone}")
                 return DeleteResult(done=True)
-            cloud.snapshots.invalidate(exports=False)
+            # No snapshot invalidation: the next pass asks ENS by id, and nobody else needs to know.
         except EnsError as error:
             outcome = self._failed(error, "DeleteImage", cloud)
             outcome.status.update(fields)
@@ -390,6 +438,17 @@ class ImageReconciler:
             recheck = verdict.reason in RECHECKED_STALL_REASONS
             return Outcome(verdict, requeue=self._recheck() if recheck else None)
         return Outcome(verdict, requeue=self.intervals.fast)
+
+
+def _reconciling_since(view: ObjectView) -> datetime | None:
+    """When this generation's Reconciling condition turned True, if it is True."""
+    for condition in view.status.get("conditions") or ():
+        if condition.get("type") != "Reconciling" or condition.get("status") != "True":
+            continue
+        if view.generation is not None and condition.get("observedGeneration") != view.generation:
+            return None
+        return parse_time(str(condition.get("lastTransitionTime") or ""))
+    return None
 
 
 def _unchanged_stall(view: ObjectView) -> Verdict:

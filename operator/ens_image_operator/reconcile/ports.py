@@ -11,14 +11,36 @@ from ens_image_operator.ens.models import ExportImageInfo, ImageInfo, ImportImag
 EventType = Literal["Normal", "Warning"]
 
 
+class LostWrite(Exception):
+    """A conditional status write did not happen: the pass must end without calling the cloud."""
+
+
+class ObjectChanged(LostWrite):
+    """Someone wrote the object since this pass read it (HTTP 409 on the precondition)."""
+
+
+class ObjectGone(LostWrite):
+    """The object no longer exists (HTTP 404)."""
+
+
 class ObjectHandle(Protocol):
     """The Kubernetes object being reconciled: write its status, re-read it, post events."""
 
     async def patch_status(self, patch: Mapping[str, Any]) -> None:
-        """Merge-patch the status subresource at once (None values remove fields)."""
+        """Merge-patch the status subresource at once (None values remove fields).
+
+        A recorded ``imageId`` is never removed: a None for it is dropped from the patch.
+        """
 
     async def fresh_status(self) -> dict[str, Any]:
-        """The object's status as the API server has it now."""
+        """The object's status as the API server has it now (remembered as the next precondition)."""
+
+    async def claim_status(self, patch: Mapping[str, Any]) -> None:
+        """Merge-patch the status only if the object is unchanged since the last ``fresh_status``.
+
+        Raises :class:`ObjectChanged` when another write came first, :class:`ObjectGone` when the
+        object was deleted meanwhile.
+        """
 
     def event(self, type_: EventType, reason: str, message: str) -> None:
         """Post a Kubernetes event about the object."""

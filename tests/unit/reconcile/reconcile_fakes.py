@@ -8,7 +8,7 @@ from typing import Any
 
 from ens_image_operator.ens.errors import EnsError, NotFound
 from ens_image_operator.ens.models import ExportImageInfo, ImageInfo, ImportImageRequest, SelfImage
-from ens_image_operator.reconcile.ports import Cloud, ObjectView
+from ens_image_operator.reconcile.ports import Cloud, ObjectChanged, ObjectGone, ObjectView
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -21,6 +21,9 @@ class FakeObject:
         self.patches: list[dict[str, Any]] = []
         self.events: list[tuple[str, str, str]] = []
         self.log = log if log is not None else []
+        # What a conditional write meets: someone else wrote first (409), or the object is gone (404).
+        self.changed_meanwhile = False
+        self.gone = False
 
     async def patch_status(self, patch: Mapping[str, Any]) -> None:
         self.patches.append(dict(patch))
@@ -33,6 +36,14 @@ class FakeObject:
 
     async def fresh_status(self) -> dict[str, Any]:
         return dict(self.status)
+
+    async def claim_status(self, patch: Mapping[str, Any]) -> None:
+        self.log.append("claim:" + ",".join(sorted(patch)))
+        if self.gone:
+            raise ObjectGone("the object was deleted")
+        if self.changed_meanwhile:
+            raise ObjectChanged("the object was written since it was read")
+        await self.patch_status(patch)
 
     def event(self, type_: str, reason: str, message: str) -> None:
         self.events.append((type_, reason, message))
@@ -53,6 +64,8 @@ class FakeEns:
         self.fail: dict[str, EnsError] = {}
         self.imported: list[ImportImageRequest] = []
         self.crash_after_import = False
+        # What the shared snapshot lists, when it lags behind the account (None: the account itself).
+        self.listed: dict[str, SelfImage] | None = None
         self._next = 1
 
     def add_image(self, name: str, status: str = "Available", created: str = "2026-01-01T12:00:00Z") -> str:
@@ -130,7 +143,7 @@ class FakeSnapshots:
     async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
         self.ens._maybe_fail("DescribeSelfImages")
         self.ens.log[-1] = "snapshot"  # a shared listing, told apart from a lookup by name
-        return dict(self.ens.images)
+        return dict(self.ens.images if self.ens.listed is None else self.ens.listed)
 
     async def export_infos(self) -> Mapping[str, ExportImageInfo]:
         self.ens.log.append("DescribeExportImageInfo")

@@ -33,7 +33,7 @@ async def test_import_records_the_intent_before_calling_import_image(reconciler:
     order: list[str] = []
     ens, obj = FakeEns(order), FakeObject(log=order)
     await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
-    assert order.index("patch:imageId,imageName,importStartedAt") < order.index("ImportImage")
+    assert order.index("patch:imageName,importStartedAt") < order.index("ImportImage")
 
 
 async def test_import_records_the_new_image_id_right_after_the_call(reconciler: ImageReconciler) -> None:
@@ -127,7 +127,7 @@ async def test_after_a_crash_before_the_call_reached_ens_the_import_is_made(
 ) -> None:
     ens = FakeEns()
     obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
-    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(seconds=30))
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(minutes=3))
     assert ens.calls("ImportImage") == 1 and obj.status["imageId"] == "m-1"
 
 
@@ -159,7 +159,7 @@ async def test_an_unrelated_older_image_of_the_same_name_is_not_adopted(reconcil
     ens = FakeEns()
     ens.add_image("web", "Available", created="2025-06-01T00:00:00Z")
     obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z"})
-    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(minutes=1))
+    await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(minutes=3))
     assert obj.status["imageId"] == "m-2" and ens.calls("ImportImage") == 1
 
 
@@ -193,7 +193,7 @@ async def test_an_interrupted_import_is_looked_at_again_when_its_window_closes(
     outcome = await _pass(
         reconciler, obj, FakeEns(), view(IMPORT_SPEC, obj.status), NOW + timedelta(seconds=2)
     )
-    assert outcome.requeue == pytest.approx(reconciler.import_settle - 2)
+    assert outcome.requeue == pytest.approx(reconciler.listing_lag - 2)
 
 
 async def test_a_throttled_import_is_retried_afresh(reconciler: ImageReconciler) -> None:
@@ -252,8 +252,13 @@ async def test_adopting_an_existing_image_observes_it(reconciler: ImageReconcile
     assert outcome.verdict.state is State.READY and ens.calls("ImportImage") == 0
 
 
-async def test_adopting_a_missing_image_stalls_as_not_found(reconciler: ImageReconciler) -> None:
-    outcome = await _pass(reconciler, FakeObject(), FakeEns(), view({"imageId": "m-404"}))
+async def test_adopting_a_missing_image_stalls_as_not_found_once_the_listing_lag_is_over(
+    reconciler: ImageReconciler,
+) -> None:
+    since_now = build(Verdict(State.PROGRESSING, "WaitingForImage"), None, generation=1, now=NOW)
+    looking = {"conditions": since_now}
+    later = NOW + timedelta(seconds=reconciler.listing_lag)
+    outcome = await _pass(reconciler, FakeObject(), FakeEns(), view({"imageId": "m-404"}, looking), later)
     assert (outcome.verdict.state, outcome.verdict.reason) == (State.STALLED, "NotFound")
 
 
