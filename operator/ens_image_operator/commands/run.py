@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import socket
+import sys
 import zlib
 from typing import Any
 
@@ -77,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
         else "%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from ens_image_operator.controllers.connection import skip_client_library_unless_needed
+    from ens_image_operator.controllers.connection import ConnectionProblem, skip_client_library_unless_needed
 
     skip_client_library_unless_needed()
     from ens_image_operator.controllers.operator import run_operator
@@ -87,4 +88,7 @@ def main(args: argparse.Namespace) -> int:
         asyncio.run(run_operator(settings, priority=priority))
     except KeyboardInterrupt:
         return 0
+    except ConnectionProblem as problem:
+        print(f"ens-image-operator: {problem}", file=sys.stderr)
+        return 1
     return 0

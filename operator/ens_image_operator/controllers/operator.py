@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Mapping
 
 import kopf
 
+from ens_image_operator.controllers import connection
 from ens_image_operator.controllers.handlers import register
 from ens_image_operator.controllers.kube import Connection, KubeApi
+from ens_image_operator.controllers.peering import PeeringGate, peering_paths
+from ens_image_operator.controllers.preflight import wait_for_api
 from ens_image_operator.controllers.runtime import Runtime
 from ens_image_operator.credentials_scope import CredentialScopes
 from ens_image_operator.ens.client import EnsClient
@@ -22,8 +26,10 @@ from ens_image_operator.reconcile.image import ImageReconciler
 from ens_image_operator.reconcile.timing import Backoffs, Intervals
 from ens_image_operator.settings import Settings
 
+log = logging.getLogger(__name__)
 
-def build_runtime(settings: Settings, kube: KubeApi) -> Runtime:
+
+def build_runtime(settings: Settings, kube: KubeApi, gate: PeeringGate | None = None) -> Runtime:
     """The process-wide state: one rate limiter shared by every ENS client."""
     limiter = RateLimiter(qps=settings.qps, burst=max(1, int(settings.qps)))
 
@@ -55,11 +61,12 @@ def build_runtime(settings: Settings, kube: KubeApi) -> Runtime:
             intervals,
             import_timeout=settings.import_timeout,
             delete_wait_timeout=settings.delete_wait_timeout,
-            import_settle=2 * settings.request_timeout,
+            listing_lag=settings.listing_lag,
         ),
         exports=ExportReconciler(intervals, export_timeout=settings.export_timeout),
         catalogs=CatalogReconciler(intervals),
         backoffs=Backoffs(base=settings.fast_poll_interval, cap=max(60.0, settings.fast_poll_interval)),
+        gate=gate or PeeringGate(),
     )
 
 
@@ -74,11 +81,18 @@ def peering_identity(environ: Mapping[str, str] = os.environ) -> str:
 
 async def run_operator(settings: Settings, *, priority: int) -> None:
     """Run until SIGTERM/SIGINT: standalone unless settings.peering names a peering object."""
+    await wait_for_api(connection.login(kopf.OperatorSettings(), log))
     registry = kopf.OperatorRegistry()
+    identity = peering_identity()
 
     async def runtime_factory(login: kopf.ConnectionInfo) -> Runtime:
         serve(settings.metrics_port)
-        return build_runtime(settings, KubeApi(Connection.from_login(login)))
+        kube = KubeApi(Connection.from_login(login))
+        gate = None
+        if settings.peering:
+            paths = peering_paths(settings.peering, settings.namespaces)
+            gate = PeeringGate(kube, paths, identity=identity, priority=priority)
+        return build_runtime(settings, kube, gate)
 
     register(registry, settings, runtime_factory)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
@@ -89,7 +103,7 @@ async def run_operator(settings: Settings, *, priority: int) -> None:
         standalone=not settings.peering,
         peering_name=settings.peering or None,
         priority=priority,
-        identity=peering_identity(),
+        identity=identity,  # type: ignore[arg-type]  # kopf exports no name for its Identity NewType
         liveness_endpoint=liveness,
         memo=kopf.Memo(),
     )

@@ -42,6 +42,11 @@ async def test_kopf_is_given_the_identity_so_it_never_looks_up_the_user(
     async def fake_operator(**kwargs: Any) -> None:
         seen.update(kwargs)
 
+    async def api_answers(info: Any) -> None:
+        return None
+
     monkeypatch.setattr(operator.kopf, "operator", fake_operator)
+    monkeypatch.setattr(operator.connection, "login", lambda settings, logger: object())
+    monkeypatch.setattr(operator, "wait_for_api", api_answers)
     await operator.run_operator(Settings(peering="ens-image-operator", metrics_port=0), priority=7)
     assert seen["identity"] == "replica-a"
