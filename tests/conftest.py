@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 from tests.cluster.build import Binaries, BuildError, ensure_binaries, wanted_version
 from tests.cluster.controlplane import ControlPlane, StartError, unavailable_reason
+
+from ens_image_operator.stack import find_crds_dir
 
 # What the build before the first test left: binaries, or the reason to skip or fail.
 _BINARIES = pytest.StashKey[Binaries | tuple[str, str]]()
@@ -96,3 +99,17 @@ def control_plane(
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="module")
+def private_control_plane(
+    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    """A control plane of one module's own, the CRDs Established: no other suite's operator acts there."""
+    crds = find_crds_dir()
+    assert crds is not None, "the crds/ folder is needed to install the CRDs"
+    with ControlPlane(control_plane.binaries, tmp_path_factory.mktemp("private-plane")) as own:
+        env = {**os.environ, "KUBECONFIG": str(own.kubeconfig)}
+        for args in (["apply", "-f", str(crds)], ["wait", "--for=condition=Established", "-f", str(crds)]):
+            subprocess.run([str(own.kubectl), *args], check=True, capture_output=True, env=env, timeout=90)
+        yield own

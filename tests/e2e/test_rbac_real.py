@@ -35,7 +35,6 @@ from ens_image_operator.stack import (
     DEFAULT_KEY_SECRET,
     ChildProcess,
     LocalStack,
-    find_crds_dir,
     free_port,
 )
 
@@ -122,14 +121,9 @@ class Install:
 
 
 @pytest.fixture(scope="module")
-def plane(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def plane(private_control_plane: ControlPlane) -> ControlPlane:
     """A control plane of this module's own, with the CRDs Established."""
-    with ControlPlane(control_plane.binaries, tmp_path_factory.mktemp("rbac-plane")) as own:
-        crds = find_crds_dir()
-        assert crds is not None, "the crds/ folder is needed to install the CRDs"
-        admin(own, "apply", "-f", str(crds))
-        admin(own, "wait", "--for=condition=Established", "-f", str(crds), "--timeout=60s")
-        yield own
+    return private_control_plane
 
 
 @pytest.fixture(scope="module")

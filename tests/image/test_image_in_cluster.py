@@ -11,7 +11,6 @@ would otherwise make the import Ready whether or not this one logged in.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,6 @@ import yaml
 from imagekit import Pod, StartPod, import_until_ready, kubectl
 from tests.chart.chart_tools import TOOLSETS, Toolset, install
 from tests.cluster.controlplane import ControlPlane
-
-from ens_image_operator.stack import find_crds_dir
 
 # A cold run installs the tools, debootstraps the base, builds the image and the control plane first.
 pytestmark = pytest.mark.timeout(1200)
@@ -35,14 +32,9 @@ def admin_kubectl(plane: ControlPlane, *args: str, stdin: str | None = None) -> 
 
 
 @pytest.fixture(scope="module")
-def plane(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def plane(private_control_plane: ControlPlane) -> ControlPlane:
     """A control plane of this module's own, with the CRDs Established."""
-    with ControlPlane(control_plane.binaries, tmp_path_factory.mktemp("in-cluster-plane")) as own:
-        crds = find_crds_dir()
-        assert crds is not None, "the crds/ folder is needed to install the CRDs"
-        admin_kubectl(own, "apply", "-f", str(crds))
-        admin_kubectl(own, "wait", "--for=condition=Established", "-f", str(crds), "--timeout=60s")
-        yield own
+    return private_control_plane
 
 
 @pytest.fixture(scope="module")

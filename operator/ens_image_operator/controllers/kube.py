@@ -208,25 +208,19 @@ class KubeApi:
 
     async def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
         """The object as stored now, or None if it does not exist."""
-        response = await self._send("GET", self._path(kind, namespace, name))
-        if response.status_code == 404:
-            return None
-        if response.status_code >= 300:
-            raise KubeError(f"reading {kind.kind} {namespace}/{name}: {answer(response)}")
-        body: dict[str, Any] = response.json()
-        return body
+        return await self.get_path(self._path(kind, namespace, name), f"{kind.kind} {namespace}/{name}")
 
     async def probe(self) -> httpx.Response:
         """One GET /version, not retried: what a start-up check needs to classify the answer."""
         return await self._http.get("/version", headers=self._headers(), timeout=10.0)
 
-    async def get_path(self, path: str) -> dict[str, Any] | None:
+    async def get_path(self, path: str, what: str = "") -> dict[str, Any] | None:
         """Any object by its API path (e.g. kopf's peering objects), or None if it does not exist."""
-        response = await self._http.get(path, headers=self._headers())
+        response = await self._send("GET", path)
         if response.status_code == 404:
             return None
         if response.status_code >= 300:
-            raise KubeError(f"reading {path}: {answer(response)}")
+            raise KubeError(f"reading {what or path}: {answer(response)}")
         body: dict[str, Any] = response.json()
         return body
 
