@@ -23,8 +23,8 @@ test: lint
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check --no-cache operator tests bench
+	$(BIN)/ruff format --no-cache --check operator tests bench
 	$(BIN)/mypy
 
 ## cluster: a real kube-apiserver + etcd on loopback (built once per version; ENS_K8S_VERSION=1.37.2 for another), prints a kubeconfig path, Ctrl-C stops it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from cluster import Cluster, condition, ens_image, live_images, oss, unique
-
 from ens_image_operator.stack import LocalStack
 
 

@@ -6,8 +6,8 @@ import re
 import time
 
 import httpx
-from cluster import Cluster, ens_image, oss, unique
 
+from cluster import Cluster, ens_image, oss, unique
 from ens_image_operator.stack import LocalStack
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from cluster import Cluster, ens_image, live_images, oss, unique
-
 from ens_image_operator.stack import LocalStack
 
 

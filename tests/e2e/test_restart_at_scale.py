@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster import Cluster, ens_image, oss, unique
 from populate import create_stable
 
+from cluster import Cluster, ens_image, oss, unique
 from ens_image_operator.stack import LocalStack
 
 # A new import takes three emulator steps of 0.5 s; everything beyond that is the operator's.
