@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tests.cluster.controlplane import ControlPlane
 
 from cluster import Cluster, ens_image, live_images, oss, unique
 from ens_image_operator.stack import ChildProcess, LocalStack, free_port
@@ -75,25 +76,44 @@ def _silence(replica: Replica) -> tuple[float, float]:
     )
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    with LocalStack(tmp_path, step_seconds=2.0, fast_poll_interval=0.5) as stack:
-        peering = f"apiVersion: kopf.dev/v1\nkind: ClusterKopfPeering\nmetadata:\n  name: {PEERING}\n"
-        Cluster(stack.kubeconfig, "default").kubectl("apply", "-f", "-", stdin=peering)
-        yield stack
+PEERING_OBJECT = f"apiVersion: kopf.dev/v1\nkind: ClusterKopfPeering\nmetadata:\n  name: {PEERING}\n"
+KOPF_CRDS = Path(__file__).resolve().parents[2] / "helm" / "ens-image-operator" / "crds" / "kopf"
 
 
-def test_a_paused_replica_stays_silent_and_takes_over_when_the_active_one_dies(stack: LocalStack) -> None:
-    cluster = Cluster(stack.kubeconfig, "default")
+@pytest.fixture(params=["sandbox", "real"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LocalStack, Cluster]]:
+    """The ENS emulator and an API server holding the peering object: the sandbox or a real one."""
+    stack = LocalStack(tmp_path, step_seconds=2.0, fast_poll_interval=0.5)
+    try:
+        if request.param == "real":
+            plane: ControlPlane = request.getfixturevalue("private_control_plane")
+            stack.start_emulator()
+            stack.kubeconfig = plane.kubeconfig
+            cluster = Cluster(plane.kubeconfig, "default", str(plane.kubectl))
+            cluster.kubectl("apply", "-f", str(KOPF_CRDS))
+            cluster.kubectl("wait", "--for=condition=Established", "-f", str(KOPF_CRDS))
+        else:
+            stack.__enter__()
+            cluster = Cluster(stack.kubeconfig, "default")
+        cluster.kubectl("apply", "-f", "-", stdin=PEERING_OBJECT)
+        yield stack, cluster
+    finally:
+        stack.close()
+
+
+def test_a_paused_replica_stays_silent_and_takes_over_when_the_active_one_dies(
+    stack: tuple[LocalStack, Cluster],
+) -> None:
+    ens, cluster = stack
     first, second = unique("before"), unique("during")
-    low = Replica(stack, "replica-low", 100)
+    low = Replica(ens, "replica-low", 100)
     high: Replica | None = None
     try:
         low.wait_metric("ens_operator_active", 1, timeout=60)
         cluster.apply(ens_image(first, source=oss("web.qcow2")))
         cluster.wait_for("ensimage", first, _in_flight, what="an import in flight")
 
-        high = Replica(stack, "replica-high", 200)
+        high = Replica(ens, "replica-high", 200)
         high.wait_metric("ens_operator_active", 1, timeout=60)
         low.wait_metric("ens_operator_active", 0, timeout=30)
         paused_at = _silence(low)
@@ -106,7 +126,7 @@ def test_a_paused_replica_stays_silent_and_takes_over_when_the_active_one_dies(s
         takeover = low.wait_metric("ens_operator_active", 1, timeout=2 * LIFETIME)
         cluster.wait_condition("ensimage", second, "Ready", timeout=60)
         assert takeover <= 2 * LIFETIME
-        assert [len(live_images(stack, name)) for name in (first, second)] == [1, 1]
+        assert [len(live_images(ens, name)) for name in (first, second)] == [1, 1]
     finally:
         for replica in (low, high):
             if replica is not None:
