@@ -184,11 +184,18 @@ async def poll_in_flight(runtime: Runtime, image_pass: Pass, export_pass: Pass) 
             except Exception:  # one object's failure must not stop the others
                 log.exception("pass of %s failed", ObjectView.from_body(body).name)
 
-    images = [(key, entry) for key, entry in _entries(runtime, IMAGE_INDEX) if entry.body]
+    now = asyncio.get_running_loop().time()
+
+    def due(body: Mapping[str, Any] | None) -> bool:
+        # An object sitting out its backoff would return at once: leaving it out here also spares
+        # the listing its snapshot read would start.
+        return body is not None and not runtime.backoffs.waiting(ObjectView.from_body(body).uid, now)
+
+    images = [(key, entry) for key, entry in _entries(runtime, IMAGE_INDEX) if due(entry.body)]
     changed = await _changed_in_ens(runtime, images)
     images.sort(key=lambda item: item[0] not in changed)  # stable: changed first, then index order
     work = [(image_pass, entry.body) for _, entry in images]
-    work += [(export_pass, entry.body) for _, entry in _entries(runtime, EXPORT_INDEX) if entry.body]
+    work += [(export_pass, entry.body) for _, entry in _entries(runtime, EXPORT_INDEX) if due(entry.body)]
     await asyncio.gather(*(one(run, body) for run, body in work))
     return len(work)
 

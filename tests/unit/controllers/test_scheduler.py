@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from ens_image_operator.controllers import scheduler
 from ens_image_operator.ens.models import SelfImage
 from ens_image_operator.reconcile.ports import ObjectView
+from ens_image_operator.reconcile.timing import Backoffs
 
 READY = [{"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "x"}]
 IMPORTING = [{"type": "Reconciling", "status": "True", "reason": "Importing", "lastTransitionTime": "x"}]
@@ -26,8 +28,10 @@ def _body(
 class Snapshots:
     def __init__(self, images: dict[str, SelfImage]) -> None:
         self.images = images
+        self.reads = 0
 
     async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
+        self.reads += 1
         return self.images
 
 
@@ -54,7 +58,8 @@ def _runtime(
         scheduler.IMAGE_INDEX: {key(b): [scheduler.image_entry(b)] for b in image_bodies},
         scheduler.EXPORT_INDEX: {key(b): [scheduler.export_entry(b)] for b in exports},
     }
-    return SimpleNamespace(indexes=indexes, scopes=Scopes(images), kube=Kube())
+    backoffs = Backoffs(base=1.0, cap=60.0)
+    return SimpleNamespace(indexes=indexes, scopes=Scopes(images), kube=Kube(), backoffs=backoffs)
 
 
 def _recorder() -> tuple[list[str], Any]:
@@ -91,6 +96,20 @@ async def test_only_objects_in_flight_get_a_pass_each_cycle() -> None:
     exported, export_pass = _recorder()
     assert await scheduler.poll_in_flight(_runtime({}, bodies, exports), image_pass, export_pass) == 2
     assert (images, exported) == (["busy"], ["exp"])
+
+
+async def test_objects_sitting_out_a_backoff_get_no_pass_and_cost_no_listing() -> None:
+    bodies = [
+        _body(
+            "waiting", {"source": {}}, {"imageId": "m-1", "imageStatus": "Creating", "conditions": IMPORTING}
+        )
+    ]
+    runtime = _runtime({}, bodies, [])
+    runtime.backoffs.defer("uid-waiting", asyncio.get_running_loop().time() + 60)
+    passed, image_pass = _recorder()
+    _, export_pass = _recorder()
+    assert await scheduler.poll_in_flight(runtime, image_pass, export_pass) == 0
+    assert (passed, runtime.scopes.snapshots.reads) == ([], 0)
 
 
 async def test_objects_whose_image_changed_in_ens_get_their_pass_first() -> None:
