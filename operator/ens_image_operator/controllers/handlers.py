@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -178,8 +179,13 @@ async def _other_claimant(runtime: Runtime, body: Mapping[str, Any]) -> ownershi
     return None
 
 
-async def image_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
-    """One reconcile pass of an EnsImage."""
+Decide = Callable[[Mapping[str, Any], ObjectView, KubeHandle, datetime], Awaitable[Outcome | None]]
+
+
+async def _pass(
+    runtime: Runtime, kind: Kind, body: Mapping[str, Any], decide: Decide, *, force: bool
+) -> None:
+    """One reconcile pass of any kind: every step the kinds share, around the kind's own decision."""
     async with runtime.lock(_uid(body)):
         if not runtime.gate.active:
             return  # another replica acts; its own passes cover this object
@@ -189,73 +195,60 @@ async def image_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool =
             return
         if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
             return
-        handle = KubeHandle(runtime.kube, ENS_IMAGE, body, runtime.written)
+        handle = KubeHandle(runtime.kube, kind, body, runtime.written)
         async with runtime.passes:
             now = utc_now()
             try:
-                verdict = None if is_paused(view) else await _ownership_conflict(runtime, body)
-                if verdict is not None:
-                    outcome = Outcome(verdict, requeue=runtime.images.intervals.credentials_recheck)
-                else:
-                    outcome = await runtime.images.reconcile(view, handle, _cloud_factory(runtime, view), now)
+                outcome = await decide(body, view, handle, now)
             except LostWrite as lost:
                 # Another writer came first, or the object is gone: nothing of this pass holds, and
                 # the next one starts from what is stored.
                 log.info("pass of %s/%s ended: %s", view.namespace, view.name, lost)
                 runtime.written.forget(view.uid)
                 return
+            if outcome is None:
+                return  # nothing due (a catalogue between refreshes)
             await finish(view, handle, outcome, now)
-        _after_pass(runtime, ENS_IMAGE, view, outcome)
+        _after_pass(runtime, kind, view, outcome)
+
+
+async def image_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
+    """One reconcile pass of an EnsImage: ownership first, then the import/adopt decision."""
+
+    async def decide(body: Mapping[str, Any], view: ObjectView, handle: KubeHandle, now: datetime) -> Outcome:
+        verdict = None if is_paused(view) else await _ownership_conflict(runtime, body)
+        if verdict is not None:
+            return Outcome(verdict, requeue=runtime.images.intervals.credentials_recheck)
+        return await runtime.images.reconcile(view, handle, _cloud_factory(runtime, view), now)
+
+    await _pass(runtime, ENS_IMAGE, body, decide, force=force)
 
 
 async def export_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
     """One reconcile pass of an EnsImageExport."""
-    async with runtime.lock(_uid(body)):
-        if not runtime.gate.active:
-            return  # another replica acts; its own passes cover this object
-        body = runtime.written.current(body)  # inside the lock: a pass that just ended may have written
-        view = ObjectView.from_body(body)
-        if view.deleting:
-            return
-        if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
-            return
-        handle = KubeHandle(runtime.kube, ENS_IMAGE_EXPORT, body, runtime.written)
-        now = utc_now()
 
-        async def lookup(namespace: str, name: str) -> ImageRefState | None:
-            image = await runtime.kube.get(ENS_IMAGE, namespace, name)
-            if image is None:
-                return None
-            status = image.get("status") or {}
-            return ImageRefState(status.get("imageId"), is_ready(status.get("conditions")))
+    async def lookup(namespace: str, name: str) -> ImageRefState | None:
+        image = await runtime.kube.get(ENS_IMAGE, namespace, name)
+        if image is None:
+            return None
+        status = image.get("status") or {}
+        return ImageRefState(status.get("imageId"), is_ready(status.get("conditions")))
 
-        async with runtime.passes:
-            outcome = await runtime.exports.reconcile(
-                view, handle, _cloud_factory(runtime, view), lookup, now
-            )
-            await finish(view, handle, outcome, now)
-        _after_pass(runtime, ENS_IMAGE_EXPORT, view, outcome)
+    async def decide(body: Mapping[str, Any], view: ObjectView, handle: KubeHandle, now: datetime) -> Outcome:
+        return await runtime.exports.reconcile(view, handle, _cloud_factory(runtime, view), lookup, now)
+
+    await _pass(runtime, ENS_IMAGE_EXPORT, body, decide, force=force)
 
 
 async def catalog_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
     """One pass of an EnsImageCatalog (refreshes only when due, or at once after a change)."""
-    async with runtime.lock(_uid(body)):
-        if not runtime.gate.active:
-            return  # another replica acts; its own passes cover this object
-        body = runtime.written.current(body)  # inside the lock: a pass that just ended may have written
-        view = ObjectView.from_body(body)
-        if view.deleting:
-            return
-        if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
-            return
-        async with runtime.passes:
-            now = utc_now()
-            outcome = await runtime.catalogs.reconcile(view, _cloud_factory(runtime, view), now)
-            if outcome is None:
-                return
-            handle = KubeHandle(runtime.kube, ENS_IMAGE_CATALOG, body, runtime.written)
-            await finish(view, handle, outcome, now)
-        _after_pass(runtime, ENS_IMAGE_CATALOG, view, outcome)
+
+    async def decide(
+        body: Mapping[str, Any], view: ObjectView, handle: KubeHandle, now: datetime
+    ) -> Outcome | None:
+        return await runtime.catalogs.reconcile(view, _cloud_factory(runtime, view), now)
+
+    await _pass(runtime, ENS_IMAGE_CATALOG, body, decide, force=force)
 
 
 def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factory: Any) -> None:

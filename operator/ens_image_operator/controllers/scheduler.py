@@ -157,16 +157,20 @@ async def _changed_in_ens(runtime: Runtime, entries: list[tuple[Any, ImageEntry]
     """
     changed: set[Any] = set()
     for (namespace, name), entry in entries:
-        if not entry.image_id:
-            continue
         try:
-            cloud = await runtime.scopes.cloud_for(namespace, entry.credentials_ref)
-            image = (await cloud.snapshots.self_images()).get(entry.image_id)
+            if entry.image_id and await _differs(runtime, namespace, entry):
+                changed.add((namespace, name))
         except Exception:  # noqa: S112 - the pass itself reports what went wrong
             continue
-        if image is None or image.status != entry.image_status:
-            changed.add((namespace, name))
     return changed
+
+
+async def _differs(runtime: Runtime, namespace: str, entry: ImageEntry, max_age: float | None = None) -> bool:
+    """Whether the scope's snapshot shows the image other than the object does (or not at all)."""
+    assert entry.image_id is not None
+    cloud = await runtime.scopes.cloud_for(namespace, entry.credentials_ref)
+    image = (await cloud.snapshots.self_images(max_age)).get(entry.image_id)
+    return image is None or image.status != entry.image_status
 
 
 async def poll_in_flight(runtime: Runtime, image_pass: Pass, export_pass: Pass) -> int:
@@ -210,12 +214,10 @@ async def check_once(runtime: Runtime, image_pass: Pass, max_age: float | None =
         if not entry.stable or not entry.image_id:
             continue
         try:
-            cloud = await runtime.scopes.cloud_for(namespace, entry.credentials_ref)
-            image = (await cloud.snapshots.self_images(max_age)).get(entry.image_id)
+            if not await _differs(runtime, namespace, entry, max_age):
+                continue
         except Exception as error:  # one scope's trouble (credentials, ENS) must not stop the rest
             log.warning("drift check of %s/%s skipped: %s", namespace, name, type(error).__name__)
-            continue
-        if image is not None and image.status == entry.image_status:
             continue
         body = await runtime.kube.get(ENS_IMAGE, namespace, name)
         if body is not None:
