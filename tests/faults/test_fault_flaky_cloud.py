@@ -52,8 +52,9 @@ KUBE_FAULTS = [
     {"method": "PATCH", "path": STATUS_WRITES, "rate": KUBE_EACH, "drop": True},
     {"method": "PATCH", "path": STATUS_WRITES, "rate": KUBE_EACH, "drop": True, "after": True},
 ]
-AMPLIFICATION_GOAL = 2.0
 FAULT_RATE = 1 - (1 - EACH) ** len(FAULTS)
+# Answers that are not failures: ENS saying an image the operator deletes is gone.
+ABSENCE_ANSWERS = {"DeleteImage": ("ImageId.NotFound",)}
 # The goal for calls against a calm run is 2x: the large run measures 1.8-2.1x, the small one
 # 2.5-3.2x (a few dozen calls, see docs/performance.md, "Known miss"). The bounds keep it from
 # getting worse without failing on the spread between runs.
@@ -74,7 +75,20 @@ class Run:
 
     @property
     def failed(self) -> int:
-        return sum(count for codes in self.calls.values() for code, count in codes.items() if code != "OK")
+        """Calls a fault rule fired on."""
+        return sum(1 for entry in self.log if entry["injected"])
+
+    @property
+    def own_failures(self) -> list[dict[str, Any]]:
+        """Failed calls that no fault rule caused: the operator asking for what ENS refuses.
+
+        DeleteImage answered ImageId.NotFound is not one: it is how a delete proves the image gone.
+        """
+
+        def answered(entry: dict[str, Any]) -> bool:
+            return entry["code"] == "OK" or entry["code"] in ABSENCE_ANSWERS.get(entry["action"], ())
+
+        return [entry for entry in self.log if not entry["injected"] and not answered(entry)]
 
     @property
     def by_name_lookups(self) -> int:
@@ -179,10 +193,11 @@ def test_lost_answers_never_give_an_object_two_images(runs: tuple[Run, Run]) -> 
     assert duplicates(flaky.images) == {}
 
 
-def test_each_answer_costs_at_most_two_attempts(runs: tuple[Run, Run]) -> None:
+def test_every_failed_call_was_a_fault_the_test_injected(runs: tuple[Run, Run]) -> None:
+    # The share of failed attempts is the injected rate (checked above); what the operator adds is
+    # only the calls that fail on their own, and a correct retry policy makes none of those.
     _, flaky = runs
-    answered = flaky.total - flaky.failed
-    assert flaky.total / answered <= AMPLIFICATION_GOAL, flaky.calls
+    assert flaky.own_failures == [], flaky.own_failures
 
 
 def test_faults_cost_a_bounded_multiple_of_the_calls_of_a_calm_run(runs: tuple[Run, Run]) -> None:

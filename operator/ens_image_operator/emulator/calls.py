@@ -19,9 +19,15 @@ class CallRecorder:
         self.log: deque[dict[str, Any]] = deque(maxlen=capacity)
 
     def record(
-        self, action: str, code: str, status: int, params: Mapping[str, str], key_id: str | None
+        self,
+        action: str,
+        code: str,
+        status: int,
+        params: Mapping[str, str],
+        key_id: str | None,
+        injected: bool = False,
     ) -> None:
-        """Count one call and log it without its secret parameters."""
+        """Count one call and log it without its secret parameters; ``injected`` if a fault rule fired."""
         self.counts.setdefault(action, Counter())[code] += 1
         self.log.append(
             {
@@ -29,6 +35,7 @@ class CallRecorder:
                 "code": code,
                 "status": status,
                 "accessKeyId": key_id,
+                "injected": injected,
                 "monotonic": time.monotonic(),
                 "time": time.time(),
                 "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},

@@ -31,6 +31,8 @@ FAULTS_KEY = web.AppKey("faults", FaultInjector)
 CALLS_KEY = web.AppKey("calls", CallRecorder)
 # The caller's key id once authenticated, for the call log even when the operation then fails.
 KEY_ID_KEY = web.RequestKey("access_key_id", str)
+# Set when a fault rule fired on the call, so the call log tells injected failures from real ones.
+INJECTED_KEY = web.RequestKey("injected", bool)
 
 
 class _Dropped(Exception):
@@ -78,6 +80,7 @@ async def _incoming(request: web.Request) -> IncomingRequest:
 
 async def _inflict(request: web.Request, rule: FaultRule) -> None:
     """Delay, drop or refuse the call as the rule says."""
+    request[INJECTED_KEY] = True
     if rule.latency:
         await asyncio.sleep(rule.latency)
     if rule.drop:
@@ -139,14 +142,15 @@ async def handle_api(request: web.Request) -> web.StreamResponse:
         body = await _dispatch(request, incoming, params, action)
     except ApiError as error:
         key_id = request.get(KEY_ID_KEY) or params.get("AccessKeyId")
-        calls.record(action or "-", error.code, error.status, params, key_id)
+        injected = request.get(INJECTED_KEY, False)
+        calls.record(action or "-", error.code, error.status, params, key_id, injected)
         return _json_response(
             _error_body(error, request_id, host),
             error.status,
             {"x-acs-request-id": request_id, **error.headers},
         )
     except _Dropped:
-        calls.record(action, "Dropped", 0, params, request.get(KEY_ID_KEY))
+        calls.record(action, "Dropped", 0, params, request.get(KEY_ID_KEY), injected=True)
         # The transport is closed: answer nothing, not even a 500.
         raise asyncio.CancelledError from None
     calls.record(action, "OK", 200, params, request.get(KEY_ID_KEY))
