@@ -9,8 +9,9 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
+# Only the operator distribution: the local kit (operator/kit) cannot get into the image.
 COPY pyproject.toml README.md ./
-COPY operator ./operator
+COPY operator/ens_image_operator ./operator/ens_image_operator
 RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && python -m pip wheel --wheel-dir /wheels /wheels/ens_image_operator-*.whl
 

@@ -1,5 +1,6 @@
 # Two commands on a fresh clone:  `make demo`  and  `make test`.
-# Each creates .venv and installs what it needs; nothing has to be installed by hand.
+# Each creates .venv and installs what it needs; nothing has to be installed by hand: the operator
+# (pyproject.toml) and its local kit (operator/kit: emulator, local Kubernetes API, demo).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,10 +9,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint bench crds clean cluster image
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml operator/kit/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]' -e operator/kit
 	touch $(STAMP)
 
 ## demo: ENS emulator + local Kubernetes API + operator, applies examples/, live table until Ready

@@ -24,7 +24,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -292,11 +292,11 @@ def total_calls(counts: Mapping[str, Mapping[str, int]], action: str | None = No
 
 async def seed_images(stack: LocalStack, count: int, prefix: str) -> list[str]:
     """``count`` Available images in the emulator (imported at step 0), for adoption; their ids."""
+    from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET
     from ens_image_operator.ens.client import EnsClient  # the operator's client, as a tool here
     from ens_image_operator.ens.credentials import StaticCredentials
     from ens_image_operator.ens.models import ImportImageRequest
     from ens_image_operator.ens.ratelimit import RateLimiter
-    from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET
 
     emulator = Emulator(stack.admin_url)
     before = emulator.get("/config")["stepSeconds"]

@@ -31,7 +31,7 @@ from bench.common import (
     total_calls,
 )
 
-from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
+from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 
 NAMESPACE = "p1"
 FOREVER = 10**6  # emulator step: no import finishes while we count

@@ -32,7 +32,7 @@ from bench.common import (
     show,
 )
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 NAMESPACE = "p2"
 FOREVER = 10**6

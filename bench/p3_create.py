@@ -30,7 +30,7 @@ from bench.common import (
     show,
 )
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 FOREVER = 10**6
 GOAL_P99 = 2.0

@@ -29,7 +29,7 @@ from bench.common import (
     show,
 )
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 NAMESPACE = "p4"
 GOAL_MIB = 150.0

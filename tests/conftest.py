@@ -18,7 +18,7 @@ import pytest
 from tests.cluster.build import Binaries, BuildError, ensure_binaries, wanted_version
 from tests.cluster.controlplane import ControlPlane, StartError, unavailable_reason
 
-from ens_image_operator.stack import find_crds_dir
+from ens_image_kit.stack import find_crds_dir
 
 # What the build before the first test left: binaries, or the reason to skip or fail.
 _BINARIES = pytest.StashKey[Binaries | tuple[str, str]]()

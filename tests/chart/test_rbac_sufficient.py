@@ -19,7 +19,7 @@ import yaml
 from api_recorder import Attributes, RecordingProxy, attributes, authorized
 from chart_tools import REPO, Toolset
 
-from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, ChildProcess, LocalStack
+from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, ChildProcess, LocalStack
 
 NAMESPACE = "rbac-check"
 GROUP_PATH = "/apis/ens.image-operator.io/v1alpha1/namespaces/" + NAMESPACE

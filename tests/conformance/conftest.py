@@ -9,7 +9,7 @@ import pytest
 from alibabacloud_ens20171110.client import Client
 from sdk_setup import KEY_ID, KEY_SECRET, v3_client
 
-from ens_image_operator.emulator import RunningEmulator, emulator_thread
+from ens_image_kit.emulator import RunningEmulator, emulator_thread
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 from darabonba.request import DaraRequest
 
-from ens_image_operator.emulator import RunningEmulator
+from ens_image_kit.emulator import RunningEmulator
 
 KEY_ID, KEY_SECRET = "testid", "testsecret"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -16,7 +16,7 @@ from aliyunsdkcore.utils import parameter_helper
 from aliyunsdkens.request.v20171110.DescribeImageInfosRequest import DescribeImageInfosRequest
 from sdk_setup import KEY_ID, legacy_send, sdk_signed_headers, v3_client
 
-from ens_image_operator.emulator import RunningEmulator
+from ens_image_kit.emulator import RunningEmulator
 
 TWENTY_MINUTES_AGO = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
 

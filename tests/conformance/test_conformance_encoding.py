@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sdk_setup import KEY_ID, KEY_SECRET, v3_client
 
-from ens_image_operator.emulator import RunningEmulator, emulator_thread
+from ens_image_kit.emulator import RunningEmulator, emulator_thread
 
 # Any Unicode but lone surrogates, which UTF-8 cannot carry.
 VALUES = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)

@@ -13,7 +13,7 @@ from darabonba.policy.retry import RetryOptions
 from darabonba.runtime import RuntimeOptions
 from sdk_setup import import_request, legacy_send, v3_client
 
-from ens_image_operator.emulator import RunningEmulator
+from ens_image_kit.emulator import RunningEmulator
 
 
 def _fault(admin: httpx.Client, **rule: object) -> None:

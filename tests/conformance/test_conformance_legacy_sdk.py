@@ -23,7 +23,7 @@ from aliyunsdkens.request.v20171110.ImportImageRequest import ImportImageRequest
 from aliyunsdkens.request.v20171110.ModifyImageAttributeRequest import ModifyImageAttributeRequest
 from sdk_setup import force_status, import_request, legacy_send, v3_client
 
-from ens_image_operator.emulator import RunningEmulator
+from ens_image_kit.emulator import RunningEmulator
 
 DISKS = [{"OSSBucket": "images", "OSSObject": "centos/7.9 base.qcow2", "OSSRegion": "cn-beijing"}]
 

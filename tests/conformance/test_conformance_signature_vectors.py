@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ens_image_operator.emulator.signing import (
+from ens_image_kit.emulator.signing import (
     EMPTY_BODY_SHA256,
     canonical_query,
     rpc_signature,

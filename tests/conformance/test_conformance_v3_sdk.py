@@ -16,7 +16,7 @@ from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
 from darabonba.runtime import RuntimeOptions
 from sdk_setup import force_status, import_request
 
-from ens_image_operator.emulator import RunningEmulator
+from ens_image_kit.emulator import RunningEmulator
 
 
 def _import(v3: Client, name: str = "ubuntu-22-golden") -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cluster import Cluster
-from ens_image_operator.stack import LocalStack, find_crds_dir
+from ens_image_kit.stack import LocalStack, find_crds_dir
 
 REAL_KUBECONFIG = os.environ.get("ENS_E2E_KUBECONFIG")
 STEP_SECONDS = 0.5

@@ -22,7 +22,7 @@ import httpx
 import psutil
 from populate import GROUP_VERSION, api, available_image, create_stable
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 
 def _calls(stack: LocalStack) -> dict[str, int]:

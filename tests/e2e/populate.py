@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import yaml
 
+from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 from ens_image_operator.ens.client import EnsClient
 from ens_image_operator.ens.credentials import StaticCredentials
 from ens_image_operator.ens.models import ImportImageRequest
-from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 
 GROUP_VERSION = "ens.image-operator.io/v1alpha1"
 STABLE_IMAGE_ID = "m-stable"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cluster import Cluster, condition, ens_image, live_images, oss, unique, unmanaged_image
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 
 def test_an_adopted_existing_image_becomes_ready(cluster: Cluster) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from ens_image_kit.emulator import RunningEmulator, emulator_thread, run_emulator
 from ens_image_operator import cli
-from ens_image_operator.emulator import RunningEmulator, emulator_thread, run_emulator
 from ens_image_operator.ens.client import EnsClient
 from ens_image_operator.ens.credentials import RrsaCredentials, StaticCredentials
 from ens_image_operator.ens.errors import Denied, NotFound, Transient

@@ -16,7 +16,7 @@ import httpx
 import yaml
 from tests.cluster.controlplane import ControlPlane
 
-from ens_image_operator.stack import ChildProcess, free_port
+from ens_image_kit.stack import ChildProcess, free_port
 
 EXIT_WITHIN = 30.0
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from cluster import API_VERSION, Cluster, ens_image, unique
-from ens_image_operator.stack import find_crds_dir
+from ens_image_kit.stack import find_crds_dir
 
 CRDS_DIR = find_crds_dir()
 assert CRDS_DIR is not None

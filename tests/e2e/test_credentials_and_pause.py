@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from cluster import Cluster, condition, ens_image, live_images, oss, unique
-from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
+from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 
 PAUSED = "ens.image-operator.io/paused"
 

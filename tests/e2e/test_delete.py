@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 from cluster import Cluster, ens_image, live_images, oss, unique, unmanaged_image
+from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 from ens_image_operator.ens.client import EnsClient
 from ens_image_operator.ens.credentials import StaticCredentials
-from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 
 
 def test_deleting_an_imported_image_deletes_it_in_ens(stack: LocalStack, cluster: Cluster) -> None:

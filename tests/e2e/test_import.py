@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cluster import Cluster, condition, ens_image, live_images, oss, unique
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 
 def test_an_imported_image_becomes_ready_with_its_id(stack: LocalStack, cluster: Cluster) -> None:

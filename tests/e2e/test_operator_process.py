@@ -8,7 +8,7 @@ import time
 import httpx
 
 from cluster import Cluster, ens_image, oss, unique
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 
 def _metrics(stack: LocalStack) -> str:

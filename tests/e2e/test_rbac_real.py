@@ -30,7 +30,7 @@ from tests.chart.chart_tools import TOOLSETS, Toolset, install
 from tests.cluster.controlplane import ControlPlane
 
 from cluster import API_VERSION, Cluster, condition, ens_image, live_images, oss, unique
-from ens_image_operator.stack import (
+from ens_image_kit.stack import (
     DEFAULT_KEY_ID,
     DEFAULT_KEY_SECRET,
     ChildProcess,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cluster import Cluster, ens_image, live_images, oss, unique
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 
 def _import_calls(stack: LocalStack) -> int:

@@ -15,7 +15,7 @@ import pytest
 from populate import create_stable
 
 from cluster import Cluster, ens_image, oss, unique
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 # A new import takes three emulator steps of 0.5 s; everything beyond that is the operator's.
 WITHIN = 30.0

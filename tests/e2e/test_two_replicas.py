@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.cluster.controlplane import ControlPlane
 
 from cluster import Cluster, ens_image, live_images, oss, unique
-from ens_image_operator.stack import ChildProcess, LocalStack, free_port
+from ens_image_kit.stack import ChildProcess, LocalStack, free_port
 
 PEERING = "ens-image-operator"
 LIFETIME = 15  # seconds: a killed replica's record is dead this long after its last renewal

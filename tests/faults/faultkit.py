@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 LARGE = os.environ.get("ENS_FAULTS_SCALE", "small").lower() == "large"
 GROUP, VERSION = "ens.image-operator.io", "v1alpha1"

@@ -17,7 +17,7 @@ from faultkit import API_VERSION, Kube, condition, make_stack, record, scaled, w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 NAMESPACE = "bad"
 REFUSED_BY_ENS = re.compile(r"^(InvalidParameter|MissingParameter|OssPrefix\.Malformed)")

@@ -29,7 +29,7 @@ from faultkit import (
     scaled,
 )
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 RETRY_AFTER_MS = 300
 EACH = 0.07  # five rules at 7 % each: 1 - 0.93**5 ≈ 30 % of calls fail

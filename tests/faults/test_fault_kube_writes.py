@@ -13,7 +13,7 @@ import httpx
 import pytest
 from faultkit import Kube, emulator_images, ens_image, is_ready, make_stack, oss, wait_until
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 NAMESPACE = "writes"
 STATUS_OF = "/namespaces/writes/ensimages/{name}/status$"

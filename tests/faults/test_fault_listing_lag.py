@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from faultkit import Kube, condition, ens_image, is_ready, make_stack, oss, wait_until
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 LISTING_LAG = 5.0
 OPERATOR = {"ENS_OPERATOR_LISTING_LAG": str(LISTING_LAG + 3)}

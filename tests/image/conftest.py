@@ -27,7 +27,7 @@ from imagekit import (
     image_rootfs,
 )
 
-from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack, free_port
+from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack, free_port
 
 IN_CI = os.environ.get("CI") == "true"
 FIGURES: dict[str, str] = {}

@@ -43,7 +43,7 @@ BASE_NAME = "localhost/ens-image-operator-test-base"
 IMAGE_NAME = "localhost/ens-image-operator"
 TEST_TAG_PREFIX = "test-"
 # What the Dockerfile copies from the build context (the .dockerignore keeps the rest out).
-IMAGE_INPUTS = ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "operator")
+IMAGE_INPUTS = ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "operator/ens_image_operator")
 IGNORED_PARTS = ("__pycache__", ".egg-info", ".pyc")
 
 CHART_USER = "65532:65532"  # the chart's podSecurityContext: runAsUser / runAsGroup
@@ -319,6 +319,44 @@ exec env -i "$@"
 """
 
 
+_HOST_ENV = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+
+
+def _pod_argv(
+    rootfs: Path,
+    root: Path,
+    hostname: str,
+    volume_args: Sequence[str],
+    environment: Mapping[str, str],
+    user: str,
+    command: Sequence[str],
+) -> list[str]:
+    """The host command that runs ``command`` inside the image as ``_POD_SCRIPT`` sets it up."""
+    return [
+        "unshare", "--mount", "--uts", "--propagation", "private", "--",
+        "sh", "-c", _POD_SCRIPT, "pod", str(rootfs), str(root), hostname, *volume_args, "--",
+        *(f"{key}={value}" for key, value in environment.items()),
+        "chroot", f"--userspec={user}", str(root), *command,
+    ]  # fmt: skip
+
+
+def run_in_image(
+    rootfs: Path, config: Mapping[str, Any], command: Sequence[str], workdir: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """One command (not the entrypoint) inside the image, as the chart's user with the image's ENV."""
+    root = workdir / "root"
+    root.mkdir(parents=True, exist_ok=True)
+    environment = {**image_environment(config), "HOSTNAME": "image-check"}
+    return subprocess.run(
+        _pod_argv(rootfs, root, "image-check", (), environment, CHART_USER, command),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_HOST_ENV,
+    )
+
+
 def image_environment(config: Mapping[str, Any]) -> dict[str, str]:
     """The environment the image itself declares (ENV lines of the Dockerfile and of its base)."""
     return dict(item.split("=", 1) for item in config.get("Env") or [])
@@ -374,17 +412,12 @@ class PodProcess:
             volume_args += [str(host), str(inside)]
         self._log = self.log_path.open("w", encoding="utf-8")
         self.process = subprocess.Popen(
-            [
-                "unshare", "--mount", "--uts", "--propagation", "private", "--",
-                "sh", "-c", _POD_SCRIPT, "pod", str(rootfs), str(root), hostname, *volume_args, "--",
-                *(f"{key}={value}" for key, value in environment.items()),
-                "chroot", f"--userspec={user}", str(root), *command,
-            ],
+            _pod_argv(rootfs, root, hostname, volume_args, environment, user, command),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")},
-        )  # fmt: skip
+            env=_HOST_ENV,
+        )
 
     @property
     def alive(self) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from imagekit import CHART_USER, BuiltImage, Pod, StartPod, import_until_ready
 
-from ens_image_operator.stack import LocalStack
+from ens_image_kit.stack import LocalStack
 
 # A cold run installs the tools, debootstraps the base and builds the image first.
 pytestmark = pytest.mark.timeout(1200)

@@ -20,7 +20,7 @@ from fidelity_kit import TEST_CRD, Cluster, Gadgets, install_test_crd
 from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 
-from ens_image_operator.sandbox.server import Sandbox, SandboxThread
+from ens_image_kit.sandbox.server import Sandbox, SandboxThread
 
 EXTERNAL = os.environ.get("ENS_E2E_KUBECONFIG")
 

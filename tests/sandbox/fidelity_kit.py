@@ -11,7 +11,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from ens_image_operator.sandbox.server import Sandbox, SandboxThread
+from ens_image_kit.sandbox.server import Sandbox, SandboxThread
 
 HERE = Path(__file__).parent
 TEST_CRD = HERE / "gadgets-crd.yaml"

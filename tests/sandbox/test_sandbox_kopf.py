@@ -11,7 +11,7 @@ import httpx
 import kopf
 from fidelity_kit import GROUP, TEST_CRD
 
-from ens_image_operator.sandbox.server import running_sandbox
+from ens_image_kit.sandbox.server import running_sandbox
 
 BASE = f"/apis/{GROUP}/v1alpha1/namespaces/default/gadgets"
 

@@ -15,8 +15,8 @@ import yaml
 from fidelity_kit import GROUP, TEST_CRD, Gadgets
 from kubernetes.client.exceptions import ApiException
 
-from ens_image_operator.sandbox.api import ApiRequest, KubernetesApi
-from ens_image_operator.sandbox.server import REQUEST_LOG_LIMIT, Sandbox, running_sandbox
+from ens_image_kit.sandbox.api import ApiRequest, KubernetesApi
+from ens_image_kit.sandbox.server import REQUEST_LOG_LIMIT, Sandbox, running_sandbox
 
 
 def test_the_subcommand_prints_its_url_and_writes_a_working_kubeconfig(tmp_path: Path) -> None:

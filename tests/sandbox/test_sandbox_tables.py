@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ens_image_operator.sandbox.tables import human_duration, json_path
+from ens_image_kit.sandbox.tables import human_duration, json_path
 
 
 @pytest.mark.parametrize(

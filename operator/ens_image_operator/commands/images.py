@@ -46,15 +46,10 @@ def render_json(images: list[ImageInfo]) -> str:
 
 
 def render_table(images: list[ImageInfo]) -> None:
-    """The images as a table on stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"ENS public images ({len(images)})")
-    for column in ("IMAGE ID", "OS", "TYPE", "VERSION", "SIZE (GB)", "COMPUTE TYPE", "REGION"):
-        table.add_column(column, justify="right" if column.startswith("SIZE") else "left")
-    for image in sorted(images, key=lambda i: (i.os_type or "", i.os_name or "", i.image_id)):
-        table.add_row(
+    """The images as a plain table on stdout, kubectl style: one line per image, columns padded."""
+    header = ("IMAGE ID", "OS", "TYPE", "VERSION", "SIZE (GB)", "COMPUTE TYPE", "REGION")
+    rows = [
+        (
             image.image_id,
             image.os_name or "",
             image.os_type or "",
@@ -63,8 +58,12 @@ def render_table(images: list[ImageInfo]) -> None:
             image.compute_type or "",
             image.region_id or "",
         )
-    # Piped output keeps one line per image instead of wrapping at 80 columns.
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+        for image in sorted(images, key=lambda i: (i.os_type or "", i.os_name or "", i.image_id))
+    ]
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    print(f"ENS public images ({len(images)})")
+    for row in [header, *rows]:
+        print("   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def _explain(error: EnsError, endpoint: str) -> str:

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from ens_image_operator.emulator import RunningEmulator, run_emulator
-from ens_image_operator.emulator.images import DiskSource
+from ens_image_kit.emulator import RunningEmulator, run_emulator
+from ens_image_kit.emulator.images import DiskSource
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ens_image_operator.emulator.faults import FaultInjector, FaultRule
+from ens_image_kit.emulator.faults import FaultInjector, FaultRule
 
 
 def _fired(injector: FaultInjector, action: str, calls: int) -> int:

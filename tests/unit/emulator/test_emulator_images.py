@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ens_image_operator.emulator.images import DiskSource, Image
+from ens_image_kit.emulator.images import DiskSource, Image
 
 STEP = 10.0
 

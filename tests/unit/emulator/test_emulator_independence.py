@@ -9,7 +9,7 @@ import sys
 def test_the_emulator_does_not_import_the_operators_client() -> None:
     forbidden = ("ens_image_operator.ens", "kopf", "kubernetes")
     probe = (
-        "import sys, ens_image_operator.emulator, ens_image_operator.commands.emulator;"
+        "import sys, ens_image_kit.emulator, ens_image_kit.commands.emulator;"
         f"print(sorted(m for m in sys.modules if m.startswith({forbidden!r})))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from ens_image_operator.emulator import RunningEmulator, run_emulator
-from ens_image_operator.emulator.actions import describe_self_images
-from ens_image_operator.emulator.images import DiskSource
-from ens_image_operator.emulator.state import EmulatorState
+from ens_image_kit.emulator import RunningEmulator, run_emulator
+from ens_image_kit.emulator.actions import describe_self_images
+from ens_image_kit.emulator.images import DiskSource
+from ens_image_kit.emulator.state import EmulatorState
 
 
 class FakeClock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ens_image_operator.emulator import run_emulator
-from ens_image_operator.emulator.images import DiskSource
+from ens_image_kit.emulator import run_emulator
+from ens_image_kit.emulator.images import DiskSource
 
 
 async def test_images_survive_a_restart(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ens_image_operator.emulator.images import DiskSource
-from ens_image_operator.emulator.state import EmulatorState, StsCredential
+from ens_image_kit.emulator.images import DiskSource
+from ens_image_kit.emulator.state import EmulatorState, StsCredential
 
 
 class FakeClock:

@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from ens_image_operator.emulator import emulator_thread
+from ens_image_kit.emulator import emulator_thread
 
 
 def test_it_serves_from_its_own_thread_until_the_block_ends() -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ens_image_operator.emulator.errors import ApiError
-from ens_image_operator.emulator.validation import check_image_name, check_import, check_oss_prefix, page
+from ens_image_kit.emulator.errors import ApiError
+from ens_image_kit.emulator.validation import check_image_name, check_import, check_oss_prefix, page
 
 DISK = {"OSSBucket": "b", "OSSObject": "d.qcow2", "OSSRegion": "cn-beijing"}
 

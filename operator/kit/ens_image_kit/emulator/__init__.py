@@ -3,9 +3,9 @@
 It shares no code with the operator's ENS client, so that it can judge it.
 """
 
-from ens_image_operator.emulator.server import DEFAULT_KEYS, RunningEmulator, build_app, run_emulator
-from ens_image_operator.emulator.state import EmulatorState, StsCredential
-from ens_image_operator.emulator.threaded import emulator_thread
+from ens_image_kit.emulator.server import DEFAULT_KEYS, RunningEmulator, build_app, run_emulator
+from ens_image_kit.emulator.state import EmulatorState, StsCredential
+from ens_image_kit.emulator.threaded import emulator_thread
 
 __all__ = [
     "DEFAULT_KEYS",

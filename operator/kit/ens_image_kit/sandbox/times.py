@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ens_image_operator.sandbox.errors import bad_request
-from ens_image_operator.sandbox.registry import ResourceType
+from ens_image_kit.sandbox.errors import bad_request
+from ens_image_kit.sandbox.registry import ResourceType
 
 Json = dict[str, Any]
 

@@ -21,9 +21,9 @@ import attrs
 import kmock
 import yaml
 
-from ens_image_operator.sandbox.api import ApiRequest, KubernetesApi, Reply
-from ens_image_operator.sandbox.registry import Json, read_crds
-from ens_image_operator.sandbox.write_faults import FAULTS_PATH, WriteFaults, inflict
+from ens_image_kit.sandbox.api import ApiRequest, KubernetesApi, Reply
+from ens_image_kit.sandbox.registry import Json, read_crds
+from ens_image_kit.sandbox.write_faults import FAULTS_PATH, WriteFaults, inflict
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class _Server(aiohttp.web.Server):
 
 def default_crd_paths() -> list[Path]:
     """The repository's ``crds/`` directory, next to the source tree or in the cwd."""
-    for base in (Path(__file__).resolve().parents[3], Path.cwd()):
+    for base in (Path(__file__).resolve().parents[4], Path.cwd()):
         candidate = base / "crds"
         if candidate.is_dir() and any(candidate.glob("*.yaml")):
             return [candidate]

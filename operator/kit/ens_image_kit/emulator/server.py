@@ -14,15 +14,15 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ens_image_operator.emulator.actions import ACTIONS, ENS_VERSION
-from ens_image_operator.emulator.admin import add_admin_routes
-from ens_image_operator.emulator.authentication import IncomingRequest, authenticate
-from ens_image_operator.emulator.calls import CallRecorder
-from ens_image_operator.emulator.errors import ApiError
-from ens_image_operator.emulator.faults import FaultInjector, FaultRule
-from ens_image_operator.emulator.state import EmulatorState, StsCredential
-from ens_image_operator.emulator.store import SqliteStore
-from ens_image_operator.emulator.sts import STS_VERSION, assume_role_with_oidc
+from ens_image_kit.emulator.actions import ACTIONS, ENS_VERSION
+from ens_image_kit.emulator.admin import add_admin_routes
+from ens_image_kit.emulator.authentication import IncomingRequest, authenticate
+from ens_image_kit.emulator.calls import CallRecorder
+from ens_image_kit.emulator.errors import ApiError
+from ens_image_kit.emulator.faults import FaultInjector, FaultRule
+from ens_image_kit.emulator.state import EmulatorState, StsCredential
+from ens_image_kit.emulator.store import SqliteStore
+from ens_image_kit.emulator.sts import STS_VERSION, assume_role_with_oidc
 
 DEFAULT_KEYS = {"testid": "testsecret"}
 JSON_TYPE = "application/json;charset=utf-8"

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from ens_image_operator.sandbox.registry import Registry, ResourceType
+from ens_image_kit.sandbox.registry import Registry, ResourceType
 
 Json = dict[str, Any]
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ens_image_operator.sandbox.registry import ResourceType
+from ens_image_kit.sandbox.registry import ResourceType
 
 Json = dict[str, Any]
 

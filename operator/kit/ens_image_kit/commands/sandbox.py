@@ -8,7 +8,7 @@ import logging
 import signal
 from pathlib import Path
 
-from ens_image_operator.sandbox.server import default_crd_paths, running_sandbox
+from ens_image_kit.sandbox.server import default_crd_paths, running_sandbox
 
 HELP = "serve the local Kubernetes API with the project's CRDs installed"
 
@@ -51,5 +51,5 @@ def main(args: argparse.Namespace) -> int:
     )
     if args.verbose:  # our request lines only, not every library's debug chatter
         logging.getLogger().setLevel(logging.WARNING)
-        logging.getLogger("ens_image_operator.sandbox").setLevel(logging.DEBUG)
+        logging.getLogger("ens_image_kit.sandbox").setLevel(logging.DEBUG)
     return asyncio.run(_serve(args))

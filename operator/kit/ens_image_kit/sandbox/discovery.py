@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ens_image_operator.sandbox.registry import Registry, ResourceType
+from ens_image_kit.sandbox.registry import Registry, ResourceType
 
 Json = dict[str, Any]
 

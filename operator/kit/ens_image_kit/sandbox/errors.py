@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ens_image_operator.sandbox.registry import ResourceType
-from ens_image_operator.sandbox.schema import Cause
+from ens_image_kit.sandbox.registry import ResourceType
+from ens_image_kit.sandbox.schema import Cause
 
 Json = dict[str, Any]
 

@@ -9,15 +9,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ens_image_operator.emulator.errors import ApiError, missing_parameter
-from ens_image_operator.emulator.signing import (
+from ens_image_kit.emulator.errors import ApiError, missing_parameter
+from ens_image_kit.emulator.signing import (
     parse_v3_authorization,
     rpc_signature,
     rpc_string_to_sign,
     v3_signature,
     v3_string_to_sign,
 )
-from ens_image_operator.emulator.state import TIMESTAMP_TOLERANCE, EmulatorState
+from ens_image_kit.emulator.state import TIMESTAMP_TOLERANCE, EmulatorState
 
 _MISMATCH = "Specified signature is not matched with our calculation. server string to sign is:"
 

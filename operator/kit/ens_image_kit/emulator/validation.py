@@ -6,8 +6,8 @@ import json
 import re
 from collections.abc import Mapping
 
-from ens_image_operator.emulator.errors import ApiError, invalid_parameter, missing_parameter
-from ens_image_operator.emulator.images import DiskSource
+from ens_image_kit.emulator.errors import ApiError, invalid_parameter, missing_parameter
+from ens_image_kit.emulator.images import DiskSource
 
 # Starts with a letter or a CJK ideograph; then letters, digits, CJK, ':', '_' or '-'.
 _IMAGE_NAME = re.compile(r"[A-Za-z\u4e00-\u9fff][A-Za-z0-9\u4e00-\u9fff:_-]{1,127}")

@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import signal
 
-from ens_image_operator.emulator.server import DEFAULT_KEYS, run_emulator
-from ens_image_operator.emulator.state import StsCredential
+from ens_image_kit.emulator.server import DEFAULT_KEYS, run_emulator
+from ens_image_kit.emulator.state import StsCredential
 
 HELP = "serve the local ENS API emulator"
 

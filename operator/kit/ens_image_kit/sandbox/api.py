@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from ens_image_operator.sandbox import discovery, events, openapi, patches, protobuf, tables
-from ens_image_operator.sandbox.admission import admit
-from ens_image_operator.sandbox.errors import (
+from ens_image_kit.sandbox import discovery, events, openapi, patches, protobuf, tables
+from ens_image_kit.sandbox.admission import admit
+from ens_image_kit.sandbox.errors import (
     ApiError,
     already_exists,
     bad_request,
@@ -30,12 +30,12 @@ from ens_image_operator.sandbox.errors import (
     method_not_allowed,
     not_found,
 )
-from ens_image_operator.sandbox.metadata import validate_metadata
-from ens_image_operator.sandbox.registry import BUILTINS, Registry, ResourceType, from_crd
-from ens_image_operator.sandbox.schema import Cause, Json
-from ens_image_operator.sandbox.selectors import SelectorError, field_selector, label_selector
-from ens_image_operator.sandbox.store import HistoryGone, Store
-from ens_image_operator.sandbox.watching import event_stream
+from ens_image_kit.sandbox.metadata import validate_metadata
+from ens_image_kit.sandbox.registry import BUILTINS, Registry, ResourceType, from_crd
+from ens_image_kit.sandbox.schema import Cause, Json
+from ens_image_kit.sandbox.selectors import SelectorError, field_selector, label_selector
+from ens_image_kit.sandbox.store import HistoryGone, Store
+from ens_image_kit.sandbox.watching import event_stream
 
 CRD_KEY = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 NAMESPACES = ("", "v1", "namespaces")

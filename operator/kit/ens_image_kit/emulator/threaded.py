@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ens_image_operator.emulator.server import RunningEmulator, run_emulator
+from ens_image_kit.emulator.server import RunningEmulator, run_emulator
 
 
 @contextmanager

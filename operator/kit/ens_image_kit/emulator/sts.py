@@ -6,10 +6,10 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from ens_image_operator.emulator.actions import iso_time
-from ens_image_operator.emulator.errors import invalid_parameter
-from ens_image_operator.emulator.state import EmulatorState
-from ens_image_operator.emulator.validation import required
+from ens_image_kit.emulator.actions import iso_time
+from ens_image_kit.emulator.errors import invalid_parameter
+from ens_image_kit.emulator.state import EmulatorState
+from ens_image_kit.emulator.validation import required
 
 STS_VERSION = "2015-04-01"
 MIN_DURATION, MAX_DURATION, DEFAULT_DURATION = 900, 43200, 3600

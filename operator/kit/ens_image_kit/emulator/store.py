@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ens_image_operator.emulator.images import Image
+from ens_image_kit.emulator.images import Image
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (image_id TEXT PRIMARY KEY, body TEXT NOT NULL);

@@ -36,7 +36,7 @@ def free_port() -> int:
 
 def find_crds_dir() -> Path | None:
     """The repository's generated ``crds/`` directory, looked up from the source tree or the cwd."""
-    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
+    for base in (Path(__file__).resolve().parents[3], Path.cwd()):
         candidate = base / "crds"
         if candidate.is_dir() and any(candidate.glob("*.yaml")):
             return candidate

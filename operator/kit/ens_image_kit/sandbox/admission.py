@@ -7,12 +7,12 @@ everything but status (which it cannot change anyway).
 
 from __future__ import annotations
 
-from ens_image_operator.sandbox import schema
-from ens_image_operator.sandbox.cel_rules import check_rules
-from ens_image_operator.sandbox.errors import bad_request, invalid
-from ens_image_operator.sandbox.registry import ResourceType
-from ens_image_operator.sandbox.schema import Cause, Json
-from ens_image_operator.sandbox.times import check_times
+from ens_image_kit.sandbox import schema
+from ens_image_kit.sandbox.cel_rules import check_rules
+from ens_image_kit.sandbox.errors import bad_request, invalid
+from ens_image_kit.sandbox.registry import ResourceType
+from ens_image_kit.sandbox.schema import Cause, Json
+from ens_image_kit.sandbox.times import check_times
 
 # Schema errors after which the API server does not run the CEL rules: the object lacks the shape
 # they were written for (wrong type, not in the enum, missing, too long, too many).

@@ -8,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ens_image_operator.emulator.actions import iso_time
-from ens_image_operator.emulator.calls import CallRecorder
-from ens_image_operator.emulator.faults import FaultInjector, FaultRule
-from ens_image_operator.emulator.images import EXPORT_STATUSES, Image
-from ens_image_operator.emulator.state import EmulatorState
+from ens_image_kit.emulator.actions import iso_time
+from ens_image_kit.emulator.calls import CallRecorder
+from ens_image_kit.emulator.faults import FaultInjector, FaultRule
+from ens_image_kit.emulator.images import EXPORT_STATUSES, Image
+from ens_image_kit.emulator.state import EmulatorState
 
 PREFIX = "/_emulator"
 

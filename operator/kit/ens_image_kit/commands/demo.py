@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 from ens_image_operator import GROUP, VERSION
-from ens_image_operator.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
 
 HELP = "run operator + ENS emulator + local Kubernetes API and show progress live"
 
@@ -45,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def find_examples() -> Path:
     """The repository's ``examples/`` folder, from the source tree or the current directory."""
-    for base in (Path(__file__).resolve().parents[3], Path.cwd()):
+    for base in (Path(__file__).resolve().parents[4], Path.cwd()):
         if (base / "examples").is_dir():
             return base / "examples"
     raise SystemExit("demo: no examples/ folder found; run it from the repository or pass --examples")

@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ens_image_operator.emulator.catalogue import public_images
-from ens_image_operator.emulator.errors import ApiError
-from ens_image_operator.emulator.images import Image
-from ens_image_operator.emulator.state import EmulatorState
-from ens_image_operator.emulator.validation import (
+from ens_image_kit.emulator.catalogue import public_images
+from ens_image_kit.emulator.errors import ApiError
+from ens_image_kit.emulator.images import Image
+from ens_image_kit.emulator.state import EmulatorState
+from ens_image_kit.emulator.validation import (
     check_image_name,
     check_import,
     check_oss_prefix,

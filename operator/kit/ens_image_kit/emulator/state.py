@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ens_image_operator.emulator.errors import image_not_found
-from ens_image_operator.emulator.images import PACK_FAILED, UPLOAD_FAILED, DiskSource, Image
-from ens_image_operator.emulator.store import SqliteStore
+from ens_image_kit.emulator.errors import image_not_found
+from ens_image_kit.emulator.images import PACK_FAILED, UPLOAD_FAILED, DiskSource, Image
+from ens_image_kit.emulator.store import SqliteStore
 
 # A request whose timestamp is further than this from the emulator's clock is refused, so a
 # nonce only has to be remembered for twice as long.

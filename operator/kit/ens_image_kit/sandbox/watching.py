@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ens_image_operator.sandbox.store import Event, Store, Watcher
+from ens_image_kit.sandbox.store import Event, Store, Watcher
 
 Json = dict[str, Any]
 

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from ens_image_operator.sandbox.schema import Cause
+from ens_image_kit.sandbox.schema import Cause
 
 _NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

@@ -15,7 +15,7 @@ import celpy
 from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 
-from ens_image_operator.sandbox.schema import Cause, Json, json_type_name, list_map_key
+from ens_image_kit.sandbox.schema import Cause, Json, json_type_name, list_map_key
 
 _OLD_SELF = re.compile(r"\boldSelf\b")
 _MISSING = object()
