@@ -25,6 +25,17 @@ class ApiModel(BaseModel):
         """The object as Kubernetes stores it: camelCase keys, unset fields left out."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
+    def to_patch(self) -> dict[str, object]:
+        """A JSON merge patch of the fields set on this model: a field set to None is removed.
+
+        Unset fields stay out, so a partial status names only what it changes; nested values are
+        written as :meth:`to_wire` writes them.
+        """
+        wire = self.to_wire()
+        fields = type(self).model_fields
+        keys = (fields[name].alias or name for name in self.model_fields_set)
+        return {key: wire.get(key) for key in sorted(keys)}
+
 
 class Condition(ApiModel):
     """One kstatus condition."""

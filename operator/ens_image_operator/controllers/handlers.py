@@ -7,7 +7,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,13 +18,10 @@ from ens_image_operator.controllers import connection, ownership, scheduler
 from ens_image_operator.controllers.index import ObjectIndex
 from ens_image_operator.controllers.kube import KubeError
 from ens_image_operator.controllers.runtime import KubeHandle, Runtime, utc_now
-from ens_image_operator.credentials_scope import OPERATOR_SCOPE
 from ens_image_operator.metrics import record_error
-from ens_image_operator.reconcile.conditions import State, Verdict, is_ready
-from ens_image_operator.reconcile.export import ImageRefState
-from ens_image_operator.reconcile.failures import CredentialsProblem
-from ens_image_operator.reconcile.image import DeleteResult
-from ens_image_operator.reconcile.loop import Outcome, finish, is_paused
+from ens_image_operator.reconcile.conditions import State
+from ens_image_operator.reconcile.driver import Outcome
+from ens_image_operator.reconcile.loop import finish
 from ens_image_operator.reconcile.ports import Cloud, CloudFactory, LostWrite, ObjectView
 from ens_image_operator.settings import Settings
 
@@ -82,24 +78,23 @@ def _background(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None
 Handler = Callable[..., Awaitable[None]]
 
 
-def _soon_again(delay: float) -> Callable[[Handler], Handler]:
-    """A handler whose Kubernetes call failed runs again after ``delay``, not kopf's default minute.
+def _soon_again(handler: Handler) -> Handler:
+    """A handler whose Kubernetes call failed runs again after the object's backoff, not kopf's minute.
 
     The operator's own status writes and reads meet 409, 404, exhausted retries of 429 and 5xx, or a
-    lost connection; each is worth another pass soon, and none is a bug to wait a minute for.
+    lost connection; each is worth another pass soon, and none is a bug to wait a minute for. The
+    delay comes from the same backoff as every other retry; kopf only carries it.
     """
 
-    def wrap(handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        async def handle(*args: Any, **kwargs: Any) -> None:
-            try:
-                await handler(*args, **kwargs)
-            except (KubeError, httpx.HTTPError) as error:
-                raise kopf.TemporaryError(f"Kubernetes API: {error}", delay=delay) from error
+    @functools.wraps(handler)
+    async def handle(*args: Any, **kwargs: Any) -> None:
+        try:
+            await handler(*args, **kwargs)
+        except (KubeError, httpx.HTTPError) as error:
+            delay = _runtime(kwargs["memo"]).backoffs.failed(_uid(kwargs["body"]), _loop_now())
+            raise kopf.TemporaryError(f"Kubernetes API: {error}", delay=delay) from error
 
-        return handle
-
-    return wrap
+    return handle
 
 
 def _runtime(memo: Any) -> Runtime:
@@ -127,65 +122,32 @@ def _loop_now() -> float:
     return asyncio.get_running_loop().time()
 
 
-def _after_pass(runtime: Runtime, kind: Kind, view: ObjectView, outcome: Outcome) -> None:
-    """Schedule the next attempt: jittered backoff after a failure, the outcome's delay otherwise."""
+def _after_pass(runtime: Runtime, kind: Kind, view: ObjectView, outcome: Outcome) -> float:
+    """Schedule the next attempt (the one retry system): returns the delay until it.
+
+    A failure backs off with jitter; any other outcome resets the backoff and defers the next pass
+    by the outcome's own delay when that is longer than a scheduler cycle.
+    """
     if outcome.verdict.reason in RETRY_REASONS:
-        runtime.backoffs.failed(view.uid, _loop_now())
         record_error(kind.kind, outcome.verdict.reason)
-        return
+        return runtime.backoffs.failed(view.uid, _loop_now())
     runtime.backoffs.succeeded(view.uid)
     if outcome.requeue is None:
         # Nothing more to poll for: the next pass starts from a fresh event or a fresh read.
         runtime.written.forget(view.uid)
     if outcome.verdict.state is State.STALLED:
         record_error(kind.kind, outcome.verdict.reason)
-    if outcome.requeue and outcome.requeue > runtime.settings.fast_poll_interval:
-        runtime.backoffs.defer(view.uid, _loop_now() + outcome.requeue)
+    delay = outcome.requeue or runtime.settings.fast_poll_interval
+    if delay > runtime.settings.fast_poll_interval:
+        runtime.backoffs.defer(view.uid, _loop_now() + delay)
+    return delay
 
 
-async def _ownership_conflict(runtime: Runtime, body: Mapping[str, Any]) -> Verdict | None:
-    """Stalled when another EnsImage already manages this image or uses this name in the account."""
-    claim = ownership.claim_of(body)
+async def run_pass(runtime: Runtime, kind: Kind, body: Mapping[str, Any], *, force: bool = False) -> None:
+    """One reconcile pass of a live object of any kind.
 
-    async def scope_of(other: ownership.Claim) -> str:
-        try:
-            return await runtime.scopes.scope_key(other.namespace, other.credentials_ref)
-        except CredentialsProblem:
-            return f"unresolved {other.namespace}/{other.credentials_ref}"  # the pass reports it
-
-    async def refresh(other: ownership.Claim) -> ownership.Claim | None:
-        fresh = await runtime.kube.get(ENS_IMAGE, other.namespace, other.name)
-        return ownership.claim_of(fresh) if fresh is not None else None
-
-    return await ownership.conflict(
-        claim,
-        runtime.claims,
-        scope_of,
-        refresh,
-        operator_scope=OPERATOR_SCOPE,
-        adoption_namespaces=runtime.settings.adoption_namespaces,
-    )
-
-
-async def _other_claimant(runtime: Runtime, body: Mapping[str, Any]) -> ownership.Claim | None:
-    """Another live EnsImage claiming the image id this one does, confirmed by a fresh read."""
-    claim = ownership.claim_of(body)
-    if not claim.image_id:
-        return None
-    for other in runtime.claims.sharing_id(claim):
-        fresh = await runtime.kube.get(ENS_IMAGE, other.namespace, other.name)
-        if fresh is not None and ownership.claim_of(fresh).image_id == claim.image_id:
-            return other
-    return None
-
-
-Decide = Callable[[Mapping[str, Any], ObjectView, KubeHandle, datetime], Awaitable[Outcome | None]]
-
-
-async def _pass(
-    runtime: Runtime, kind: Kind, body: Mapping[str, Any], decide: Decide, *, force: bool
-) -> None:
-    """One reconcile pass of any kind: every step the kinds share, around the kind's own decision."""
+    ``force``: run even while the object sits out a backoff (a change, or a drift found in ENS).
+    """
     async with runtime.lock(_uid(body)):
         if not runtime.gate.active:
             return  # another replica acts; its own passes cover this object
@@ -198,8 +160,9 @@ async def _pass(
         handle = KubeHandle(runtime.kube, kind, body, runtime.written)
         async with runtime.passes:
             now = utc_now()
+            reconciler = runtime.reconciler(kind)
             try:
-                outcome = await decide(body, view, handle, now)
+                outcome = await reconciler.reconcile(view, handle, _cloud_factory(runtime, view), now)
             except LostWrite as lost:
                 # Another writer came first, or the object is gone: nothing of this pass holds, and
                 # the next one starts from what is stored.
@@ -212,52 +175,44 @@ async def _pass(
         _after_pass(runtime, kind, view, outcome)
 
 
-async def image_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
-    """One reconcile pass of an EnsImage: ownership first, then the import/adopt decision."""
-
-    async def decide(body: Mapping[str, Any], view: ObjectView, handle: KubeHandle, now: datetime) -> Outcome:
-        verdict = None if is_paused(view) else await _ownership_conflict(runtime, body)
-        if verdict is not None:
-            return Outcome(verdict, requeue=runtime.images.intervals.credentials_recheck)
-        return await runtime.images.reconcile(view, handle, _cloud_factory(runtime, view), now)
-
-    await _pass(runtime, ENS_IMAGE, body, decide, force=force)
-
-
-async def export_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
-    """One reconcile pass of an EnsImageExport."""
-
-    async def lookup(namespace: str, name: str) -> ImageRefState | None:
-        image = await runtime.kube.get(ENS_IMAGE, namespace, name)
-        if image is None:
-            return None
-        status = image.get("status") or {}
-        return ImageRefState(status.get("imageId"), is_ready(status.get("conditions")))
-
-    async def decide(body: Mapping[str, Any], view: ObjectView, handle: KubeHandle, now: datetime) -> Outcome:
-        return await runtime.exports.reconcile(view, handle, _cloud_factory(runtime, view), lookup, now)
-
-    await _pass(runtime, ENS_IMAGE_EXPORT, body, decide, force=force)
+async def delete_pass(runtime: Runtime, kind: Kind, body: Mapping[str, Any]) -> None:
+    """One pass of deleting an object; returns once the finalizer may go, else kopf calls again."""
+    fast = runtime.settings.fast_poll_interval
+    if not runtime.gate.active:
+        raise kopf.TemporaryError("another replica is active", delay=fast)
+    async with runtime.lock(_uid(body)):
+        # kopf's body may predate what the last pass wrote (an intent, a fresh imageId).
+        body = runtime.written.current(body)
+        view = ObjectView.from_body(body)
+        handle = KubeHandle(runtime.kube, kind, body, runtime.written)
+        async with runtime.passes:
+            now = utc_now()
+            deletion = await runtime.reconciler(kind).delete(view, handle, _cloud_factory(runtime, view), now)
+            if deletion.outcome is not None:
+                await finish(view, handle, deletion.outcome, now)
+    if not deletion.done:
+        outcome = deletion.outcome
+        delay = _after_pass(runtime, kind, view, outcome) if outcome is not None else fast
+        message = outcome.verdict.message if outcome is not None else "deletion in progress"
+        raise kopf.TemporaryError(message, delay=deletion.retry_after or delay)
+    runtime.backoffs.succeeded(view.uid)
+    runtime.written.forget(view.uid)
 
 
-async def catalog_pass(runtime: Runtime, body: Mapping[str, Any], *, force: bool = False) -> None:
-    """One pass of an EnsImageCatalog (refreshes only when due, or at once after a change)."""
-
-    async def decide(
-        body: Mapping[str, Any], view: ObjectView, handle: KubeHandle, now: datetime
-    ) -> Outcome | None:
-        return await runtime.catalogs.reconcile(view, _cloud_factory(runtime, view), now)
-
-    await _pass(runtime, ENS_IMAGE_CATALOG, body, decide, force=force)
+def _resource(kind: Kind) -> tuple[str, str, str]:
+    return kind.group, kind.version, kind.plural
 
 
 def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factory: Any) -> None:
     """Register every handler on ``registry``; intervals come from ``settings``."""
-    operator_settings = settings
-    image = (ENS_IMAGE.group, ENS_IMAGE.version, ENS_IMAGE.plural)
-    export = (ENS_IMAGE_EXPORT.group, ENS_IMAGE_EXPORT.version, ENS_IMAGE_EXPORT.plural)
-    catalog = (ENS_IMAGE_CATALOG.group, ENS_IMAGE_CATALOG.version, ENS_IMAGE_CATALOG.plural)
-    fast = settings.fast_poll_interval
+    _register_lifecycle(registry, settings, runtime_factory)
+    _register_indexes(registry)
+    _register_passes(registry, settings.fast_poll_interval)
+
+
+def _register_lifecycle(registry: kopf.OperatorRegistry, settings: Settings, runtime_factory: Any) -> None:
+    """Login, start-up (the runtime, the claims, the background tasks) and cleanup."""
+    lifetime = settings.peering_lifetime
 
     @kopf.on.login(id="login", registry=registry)
     def login(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> kopf.ConnectionInfo:
@@ -266,7 +221,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
 
     @kopf.on.startup(id="startup", registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: Any, logger: Any, **_: Any) -> None:
-        configure_kopf(settings, lifetime=operator_settings.peering_lifetime)
+        configure_kopf(settings, lifetime=lifetime)
         runtime: Runtime = await runtime_factory(connection.login(settings, logger))
         runtime.indexes.update({name: ObjectIndex() for name in scheduler.INDEX_IDS})
         # Ownership is decided from every claim, and kopf's listing reaches the handlers object by
@@ -275,7 +230,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
             for item in page:
                 runtime.claims.put(ownership.claim_of(item))
         memo.runtime = runtime
-        memo.background = _background(scheduler.run(runtime, image_pass, export_pass), "scheduler")
+        memo.background = _background(scheduler.run(runtime, run_pass), "scheduler")
         memo.peering = _background(runtime.gate.run(runtime.forget_cache), "peering gate")
 
     @kopf.on.cleanup(id="cleanup", registry=registry)
@@ -290,7 +245,9 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
             await runtime.scopes.aclose()
             await runtime.kube.aclose()
 
-    # --- indexes: small per object (a slim body only while in flight); read by the scheduler ----
+
+def _register_indexes(registry: kopf.OperatorRegistry) -> None:
+    """The scheduler's indexes: small per object (a slim body only while in flight), and the claims."""
 
     def indexer(index_id: str, entry: Any) -> Any:
         def index(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
@@ -303,7 +260,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
 
         return index
 
-    @kopf.on.event(*image, id=scheduler.IMAGE_INDEX, registry=registry)
+    @kopf.on.event(*_resource(ENS_IMAGE), id=scheduler.IMAGE_INDEX, registry=registry)
     def image_index(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
         indexer(scheduler.IMAGE_INDEX, scheduler.image_entry)(type=type, body=body, memo=memo)
         claims = _runtime(memo).claims
@@ -313,79 +270,39 @@ def register(registry: kopf.OperatorRegistry, settings: Settings, runtime_factor
         else:
             claims.put(ownership.claim_of(body))
 
-    kopf.on.event(*export, id=scheduler.EXPORT_INDEX, registry=registry)(
+    kopf.on.event(*_resource(ENS_IMAGE_EXPORT), id=scheduler.EXPORT_INDEX, registry=registry)(
         indexer(scheduler.EXPORT_INDEX, scheduler.export_entry)
     )
-    kopf.on.event(*catalog, id=scheduler.CATALOG_INDEX, registry=registry)(
+    kopf.on.event(*_resource(ENS_IMAGE_CATALOG), id=scheduler.CATALOG_INDEX, registry=registry)(
         indexer(scheduler.CATALOG_INDEX, lambda body: scheduler.ready_of(ObjectView.from_body(body)))
     )
 
-    # --- EnsImage ----------------------------------------------------------------------------
-    # No timers and no resume handler: objects in flight are polled by the scheduler (which also
-    # picks them up after a restart), stable ones only by its drift check, so thousands of stable
-    # objects cost neither a body kept in kopf's memory nor a pass at startup.
 
-    @kopf.on.create(*image, id="reconcile", registry=registry)
-    @kopf.on.update(*image, id="reconcile", registry=registry)
-    @_soon_again(fast)
-    async def image_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await image_pass(_runtime(memo), body, force=True)
+def _register_passes(registry: kopf.OperatorRegistry, fast: float) -> None:
+    """A pass on every change of every kind, the EnsImage deletion, the catalogues' timers.
 
-    @kopf.on.delete(*image, id="delete", registry=registry)
-    @_soon_again(fast)
+    EnsImages and exports have no timers and no resume handler: objects in flight are polled by the
+    scheduler (which also picks them up after a restart), stable ones only by its drift check, so
+    thousands of stable objects cost neither a body kept in kopf's memory nor a pass at startup.
+    """
+
+    def on_change(kind: Kind) -> None:
+        @kopf.on.create(*_resource(kind), id="reconcile", registry=registry)
+        @kopf.on.update(*_resource(kind), id="reconcile", registry=registry)
+        @_soon_again
+        async def changed(body: kopf.Body, memo: Any, **_: Any) -> None:
+            await run_pass(_runtime(memo), kind, body, force=True)
+
+    for kind in (ENS_IMAGE, ENS_IMAGE_EXPORT, ENS_IMAGE_CATALOG):
+        on_change(kind)
+
+    @kopf.on.delete(*_resource(ENS_IMAGE), id="delete", registry=registry)
+    @_soon_again
     async def image_deleted(body: kopf.Body, memo: Any, **_: Any) -> None:
-        runtime = _runtime(memo)
-        if not runtime.gate.active:
-            raise kopf.TemporaryError("another replica is active", delay=fast)
-        view = ObjectView.from_body(body)
-        async with runtime.lock(view.uid):
-            # kopf's body may predate what the last pass wrote (an intent, a fresh imageId).
-            latest = runtime.written.current(body)
-            view = ObjectView.from_body(latest)
-            handle = KubeHandle(runtime.kube, ENS_IMAGE, latest, runtime.written)
-            now = utc_now()
+        await delete_pass(_runtime(memo), ENS_IMAGE, body)
 
-            async def running_exports(view: ObjectView, image_id: str | None) -> list[str]:
-                # Listed, not read from the index: at start-up the index may not hold every export yet.
-                bodies = await runtime.kube.list(ENS_IMAGE_EXPORT, runtime.settings.namespaces)
-                return scheduler.running_exports(scheduler.export_entries(bodies), view, image_id)
-
-            async with runtime.passes:
-                other = await _other_claimant(runtime, latest)
-                if other is not None:
-                    # Someone else still claims this image: deleting it would pull it from under them.
-                    message = (
-                        f"image {other.image_id} is also claimed by EnsImage {other.namespace}/{other.name}"
-                    )
-                    handle.event("Normal", "Retained", f"{message}: the ENS image is kept")
-                    result = DeleteResult(done=True)
-                else:
-                    result = await runtime.images.delete(
-                        view, handle, _cloud_factory(runtime, view), running_exports, now
-                    )
-                if result.outcome is not None:
-                    await finish(view, handle, result.outcome, now)
-        if not result.done:
-            message = result.outcome.verdict.message if result.outcome else "deletion in progress"
-            raise kopf.TemporaryError(message, delay=result.retry_after or fast)
-        runtime.backoffs.succeeded(view.uid)
-        runtime.written.forget(view.uid)
-
-    # --- EnsImageExport ----------------------------------------------------------------------
-
-    @kopf.on.create(*export, id="reconcile", registry=registry)
-    @kopf.on.update(*export, id="reconcile", registry=registry)
-    @_soon_again(fast)
-    async def export_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await export_pass(_runtime(memo), body, force=True)
-
-    # --- EnsImageCatalog: few objects, each with its own timer checking whether a refresh is due --
-
-    @kopf.on.create(*catalog, id="reconcile", registry=registry)
-    @kopf.on.update(*catalog, id="reconcile", registry=registry)
-    async def catalog_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await catalog_pass(_runtime(memo), body, force=True)
-
-    @kopf.timer(*catalog, id="poll", interval=fast, registry=registry)
+    # Few catalogues, each with its own timer checking whether a refresh is due.
+    @kopf.timer(*_resource(ENS_IMAGE_CATALOG), id="poll", interval=fast, registry=registry)
+    @_soon_again
     async def catalog_poll(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await catalog_pass(_runtime(memo), body)
+        await run_pass(_runtime(memo), ENS_IMAGE_CATALOG, body)

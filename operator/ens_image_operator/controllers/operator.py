@@ -10,8 +10,10 @@ from collections.abc import Mapping
 import kopf
 
 from ens_image_operator.controllers import connection
+from ens_image_operator.controllers.cluster import KubeCluster
 from ens_image_operator.controllers.handlers import register
 from ens_image_operator.controllers.kube import Connection, KubeApi
+from ens_image_operator.controllers.ownership import Claims
 from ens_image_operator.controllers.peering import PeeringGate, peering_paths
 from ens_image_operator.controllers.preflight import wait_for_api
 from ens_image_operator.controllers.runtime import Runtime
@@ -20,9 +22,10 @@ from ens_image_operator.ens.client import EnsClient
 from ens_image_operator.ens.credentials import CredentialsProvider, default_chain
 from ens_image_operator.ens.ratelimit import RateLimiter
 from ens_image_operator.metrics import record_call, serve
-from ens_image_operator.reconcile.catalog import CatalogReconciler
-from ens_image_operator.reconcile.export import ExportReconciler
-from ens_image_operator.reconcile.image import ImageReconciler
+from ens_image_operator.reconcile.catalog import CatalogDriver
+from ens_image_operator.reconcile.export import ExportDriver
+from ens_image_operator.reconcile.image import ImageDriver
+from ens_image_operator.reconcile.loop import Reconciler
 from ens_image_operator.reconcile.timing import Backoffs, Intervals
 from ens_image_operator.settings import Settings
 
@@ -53,18 +56,22 @@ def build_runtime(settings: Settings, kube: KubeApi, gate: PeeringGate | None = 
         # Just under one poll period: every pass of a scheduler cycle shares one listing.
         snapshot_max_age=settings.fast_poll_interval * 0.9,
     )
+    claims = Claims()
+    cluster = KubeCluster(kube, claims, scopes, settings)
+    image_driver = ImageDriver(
+        intervals,
+        import_timeout=settings.import_timeout,
+        delete_wait_timeout=settings.delete_wait_timeout,
+        listing_lag=settings.listing_lag,
+    )
     return Runtime(
         settings=settings,
         kube=kube,
         scopes=scopes,
-        images=ImageReconciler(
-            intervals,
-            import_timeout=settings.import_timeout,
-            delete_wait_timeout=settings.delete_wait_timeout,
-            listing_lag=settings.listing_lag,
-        ),
-        exports=ExportReconciler(intervals, export_timeout=settings.export_timeout),
-        catalogs=CatalogReconciler(intervals),
+        images=Reconciler(image_driver, cluster),
+        exports=Reconciler(ExportDriver(intervals, export_timeout=settings.export_timeout), cluster),
+        catalogs=Reconciler(CatalogDriver(intervals)),
+        claims=claims,
         backoffs=Backoffs(base=settings.fast_poll_interval, cap=max(60.0, settings.fast_poll_interval)),
         gate=gate or PeeringGate(),
     )

@@ -49,8 +49,11 @@ class Claim:
 
 def claim_of(body: Mapping[str, Any]) -> Claim:
     """The claim of an EnsImage body."""
-    view = ObjectView.from_body(body)
-    metadata = body.get("metadata") or {}
+    return claim_of_view(ObjectView.from_body(body))
+
+
+def claim_of_view(view: ObjectView) -> Claim:
+    """The claim of an EnsImage, as a pass sees it."""
     spec, status = view.spec, view.status
     adopted = spec.get("imageId")
     ref = spec.get("credentialsRef")
@@ -58,7 +61,7 @@ def claim_of(body: Mapping[str, Any]) -> Claim:
         namespace=view.namespace,
         name=view.name,
         uid=view.uid,
-        created=str(metadata.get("creationTimestamp") or ""),
+        created=view.created,
         image_id=adopted or status.get("imageId"),
         ens_name=None if adopted else str(spec.get("imageName") or view.name),
         credentials_ref=ref.get("name") if isinstance(ref, Mapping) else None,

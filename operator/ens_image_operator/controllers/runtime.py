@@ -9,16 +9,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ens_image_operator.api.kinds import Kind
+from ens_image_operator.api.catalog import EnsImageCatalogSpec, EnsImageCatalogStatus
+from ens_image_operator.api.export import EnsImageExportSpec, EnsImageExportStatus
+from ens_image_operator.api.image import EnsImageSpec, EnsImageStatus
+from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE_EXPORT, Kind
 from ens_image_operator.controllers.index import ObjectIndex
 from ens_image_operator.controllers.kube import KubeApi, KubeConflict
 from ens_image_operator.controllers.ownership import Claims
 from ens_image_operator.controllers.peering import PeeringGate
 from ens_image_operator.credentials_scope import CredentialScopes
 from ens_image_operator.metrics import KUBE_WRITES
-from ens_image_operator.reconcile.catalog import CatalogReconciler
-from ens_image_operator.reconcile.export import ExportReconciler
-from ens_image_operator.reconcile.image import ImageReconciler
+from ens_image_operator.reconcile.loop import Reconciler
 from ens_image_operator.reconcile.ports import EventType, ObjectChanged, ObjectGone
 from ens_image_operator.reconcile.timing import Backoffs
 from ens_image_operator.settings import Settings
@@ -82,9 +83,9 @@ class Runtime:
     settings: Settings
     kube: KubeApi
     scopes: CredentialScopes
-    images: ImageReconciler
-    exports: ExportReconciler
-    catalogs: CatalogReconciler
+    images: Reconciler[EnsImageSpec, EnsImageStatus]
+    exports: Reconciler[EnsImageExportSpec, EnsImageExportStatus]
+    catalogs: Reconciler[EnsImageCatalogSpec, EnsImageCatalogStatus]
     backoffs: Backoffs
     written: WrittenStatuses = field(default_factory=WrittenStatuses)
     # Per-kind indexes of what the scheduler needs, kept up to date by event handlers.
@@ -107,6 +108,15 @@ class Runtime:
         self.written = WrittenStatuses()
         for snapshots in self.scopes.scopes():
             snapshots.invalidate()
+
+    def reconciler(self, kind: Kind) -> Reconciler[Any, Any]:
+        """The reconcile loop of ``kind``."""
+        by_kind: dict[str, Reconciler[Any, Any]] = {
+            ENS_IMAGE.kind: self.images,
+            ENS_IMAGE_EXPORT.kind: self.exports,
+            ENS_IMAGE_CATALOG.kind: self.catalogs,
+        }
+        return by_kind[kind.kind]
 
     def lock(self, uid: str) -> asyncio.Lock:
         """The lock serialising passes over one object (handler and timer may fire together)."""

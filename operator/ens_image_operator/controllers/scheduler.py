@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from ens_image_operator import GROUP
-from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE_EXPORT
-from ens_image_operator.controllers.runtime import Runtime
+from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE_EXPORT, Kind
+from ens_image_operator.controllers.runtime import PASS_LIMIT, Runtime
 from ens_image_operator.metrics import set_resources
 from ens_image_operator.reconcile import conditions
 from ens_image_operator.reconcile.loop import should_poll
@@ -37,14 +37,13 @@ INDEX_IDS = (IMAGE_INDEX, EXPORT_INDEX, CATALOG_INDEX)
 GAUGE_PERIOD = 15.0
 
 
-PASS_CONCURRENCY = 32
 # Annotations a pass never reads; dropped from the slim bodies kept for objects in flight.
 _HEAVY_ANNOTATIONS = (
     "kubectl.kubernetes.io/last-applied-configuration",
     f"{GROUP}/last-handled-configuration",
 )
 
-Pass = Callable[..., Awaitable[None]]
+PassFn = Callable[..., Awaitable[None]]  # run_pass(runtime, kind, body, *, force=False)
 
 
 class ImageEntry(NamedTuple):
@@ -173,21 +172,12 @@ async def _differs(runtime: Runtime, namespace: str, entry: ImageEntry, max_age:
     return image is None or image.status != entry.image_status
 
 
-async def poll_in_flight(runtime: Runtime, image_pass: Pass, export_pass: Pass) -> int:
-    """One pass for every object that needs polling, a bounded number at a time.
+async def poll_in_flight(runtime: Runtime, run_pass: PassFn) -> int:
+    """One pass for every object that needs polling, at most PASS_LIMIT at a time.
 
     Objects whose image changed in ENS go first: with thousands in flight, their status is
     written within moments of the listing instead of after every unchanged object's pass.
     """
-    gate = asyncio.Semaphore(PASS_CONCURRENCY)
-
-    async def one(run: Pass, body: Mapping[str, Any]) -> None:
-        async with gate:
-            try:
-                await run(runtime, body)
-            except Exception:  # one object's failure must not stop the others
-                log.exception("pass of %s failed", ObjectView.from_body(body).name)
-
     now = asyncio.get_running_loop().time()
 
     def due(body: Mapping[str, Any] | None) -> bool:
@@ -198,13 +188,30 @@ async def poll_in_flight(runtime: Runtime, image_pass: Pass, export_pass: Pass) 
     images = [(key, entry) for key, entry in _entries(runtime, IMAGE_INDEX) if due(entry.body)]
     changed = await _changed_in_ens(runtime, images)
     images.sort(key=lambda item: item[0] not in changed)  # stable: changed first, then index order
-    work = [(image_pass, entry.body) for _, entry in images]
-    work += [(export_pass, entry.body) for _, entry in _entries(runtime, EXPORT_INDEX) if due(entry.body)]
-    await asyncio.gather(*(one(run, body) for run, body in work))
+    work: list[tuple[Kind, Mapping[str, Any]]] = [
+        (ENS_IMAGE, entry.body) for _, entry in images if entry.body
+    ]
+    work += [
+        (ENS_IMAGE_EXPORT, entry.body)
+        for _, entry in _entries(runtime, EXPORT_INDEX)
+        if entry.body and due(entry.body)
+    ]
+    queue = iter(work)
+
+    async def worker() -> None:
+        # A fixed set of workers takes the objects in order: the passes' own limit stays the only
+        # semaphore, and thousands of objects in flight cost PASS_LIMIT coroutines, not thousands.
+        for kind, body in queue:
+            try:
+                await run_pass(runtime, kind, body)
+            except Exception:  # one object's failure must not stop the others
+                log.exception("pass of %s failed", ObjectView.from_body(body).name)
+
+    await asyncio.gather(*(worker() for _ in range(min(PASS_LIMIT, len(work)))))
     return len(work)
 
 
-async def check_once(runtime: Runtime, image_pass: Pass, max_age: float | None = None) -> int:
+async def check_once(runtime: Runtime, run_pass: PassFn, max_age: float | None = None) -> int:
     """Compare every stable EnsImage with its scope's snapshot; reconcile the ones that drifted.
 
     ``max_age``: how old a snapshot may be and still serve (one the fast passes made will do).
@@ -222,7 +229,7 @@ async def check_once(runtime: Runtime, image_pass: Pass, max_age: float | None =
         body = await runtime.kube.get(ENS_IMAGE, namespace, name)
         if body is not None:
             drifted += 1
-            await image_pass(runtime, body, force=True)
+            await run_pass(runtime, ENS_IMAGE, body, force=True)
     return drifted
 
 
@@ -233,7 +240,7 @@ def update_gauges(runtime: Runtime) -> None:
     set_resources(ENS_IMAGE_CATALOG.kind, (ready for _, ready in _entries(runtime, CATALOG_INDEX)))
 
 
-async def run(runtime: Runtime, image_pass: Pass, export_pass: Pass) -> None:
+async def run(runtime: Runtime, run_pass: PassFn) -> None:
     """Forever: in-flight passes every fast interval, gauges every few seconds, drift checks."""
     loop = asyncio.get_running_loop()
     fast, slow = runtime.settings.fast_poll_interval, runtime.settings.slow_poll_interval
@@ -245,14 +252,14 @@ async def run(runtime: Runtime, image_pass: Pass, export_pass: Pass) -> None:
             # kopf relists on resume: start the slow checks over once the index has refilled.
             next_check = loop.time() + slow
         started = loop.time()
-        await poll_in_flight(runtime, image_pass, export_pass)
+        await poll_in_flight(runtime, run_pass)
         if loop.time() >= next_gauges:
             next_gauges = loop.time() + GAUGE_PERIOD
             update_gauges(runtime)
         if loop.time() >= next_check:
             next_check = loop.time() + slow
             try:
-                count = await check_once(runtime, image_pass, max_age=slow / 2)
+                count = await check_once(runtime, run_pass, max_age=slow / 2)
             except Exception:
                 log.exception("drift check failed")
             else:

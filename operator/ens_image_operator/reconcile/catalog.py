@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import ValidationError
-
-from ens_image_operator.api.catalog import CatalogImage, EnsImageCatalogSpec
-from ens_image_operator.ens.errors import EnsError
+from ens_image_operator.api.catalog import CatalogImage, EnsImageCatalogSpec, EnsImageCatalogStatus
 from ens_image_operator.ens.models import ImageInfo
 from ens_image_operator.reconcile.conditions import State, Verdict, parse_time, rfc3339
-from ens_image_operator.reconcile.failures import CredentialsProblem, verdict_for
-from ens_image_operator.reconcile.loop import Outcome, is_paused, paused_outcome
-from ens_image_operator.reconcile.ports import CloudFactory, ObjectView
-from ens_image_operator.reconcile.timing import Intervals, parse_duration
+from ens_image_operator.reconcile.driver import Driver, Observation, Outcome, Pass
+from ens_image_operator.reconcile.ports import ObjectView
+from ens_image_operator.reconcile.timing import parse_duration
 
 MIN_REFRESH = 1.0  # seconds; a smaller interval would only hammer the API
 
@@ -28,7 +24,7 @@ def refresh_due(view: ObjectView, interval: float, now: datetime) -> float:
     return interval - (now - last).total_seconds()
 
 
-def catalog_entry(info: ImageInfo) -> dict[str, object]:
+def catalog_entry(info: ImageInfo) -> CatalogImage:
     """One image of the list, as the status shows it."""
     return CatalogImage(
         image_id=info.image_id,
@@ -39,51 +35,41 @@ def catalog_entry(info: ImageInfo) -> dict[str, object]:
         compute_type=info.compute_type,
         region_id=info.region_id,
         description=info.description,
-    ).to_wire()
+    )
 
 
-class CatalogReconciler:
-    """The EnsImageCatalog driver: observe only."""
+CatalogPass = Pass[EnsImageCatalogSpec, EnsImageCatalogStatus]
 
-    def __init__(self, intervals: Intervals) -> None:
-        self.intervals = intervals
 
-    async def reconcile(self, view: ObjectView, cloud_factory: CloudFactory, now: datetime) -> Outcome | None:
-        """One pass; None when the list is still fresh and nothing needs writing."""
-        if is_paused(view):
-            return paused_outcome()
+def refresh_interval(spec: EnsImageCatalogSpec) -> float:
+    """Seconds between two listings; raises ValueError for a malformed duration."""
+    return max(MIN_REFRESH, parse_duration(spec.refresh_interval))
+
+
+class CatalogDriver(Driver[EnsImageCatalogSpec, EnsImageCatalogStatus]):
+    """EnsImageCatalog: observe only, every refreshInterval."""
+
+    spec_model = EnsImageCatalogSpec
+    status_model = EnsImageCatalogStatus
+    observing = "DescribeImageInfos"
+
+    def check(self, p: CatalogPass) -> Verdict | None:
         try:
-            spec = EnsImageCatalogSpec.model_validate(view.spec)
-            interval = max(MIN_REFRESH, parse_duration(spec.refresh_interval))
-        except (ValidationError, ValueError) as error:
-            return Outcome(Verdict(State.STALLED, "InvalidSpec", f"spec: {error}"))
-        wait = refresh_due(view, interval, now)
-        if wait > 0 and view.status.get("conditions"):
-            return None
-        try:
-            cloud = await cloud_factory()
-        except CredentialsProblem as problem:
-            return Outcome(
-                verdict_for(problem, doing="loading credentials"), requeue=self.intervals.credentials_recheck
-            )
-        try:
-            infos = await cloud.client.describe_image_infos(spec.os_type)
-        except EnsError as error:
-            verdict = verdict_for(error, doing="DescribeImageInfos", source=cloud.source)
-            retry = (
-                self.intervals.fast
-                if verdict.state is State.PROGRESSING
-                else self.intervals.credentials_recheck
-            )
-            return Outcome(verdict, requeue=retry)
+            refresh_interval(p.spec)
+        except ValueError as error:
+            return Verdict(State.STALLED, "InvalidSpec", f"spec.refreshInterval: {error}")
+        return None
+
+    async def observe(self, p: CatalogPass) -> Observation:
+        interval = refresh_interval(p.spec)
+        if refresh_due(p.view, interval, p.now) > 0 and p.view.status.get("conditions"):
+            return Observation()  # still fresh: nothing to call, nothing to write
+        infos = await (await p.cloud()).client.describe_image_infos(p.spec.os_type)
         # The filter is applied here too, so the list is right even if the API ignored OsType.
-        images = [
-            catalog_entry(info) for info in infos if spec.os_type is None or info.os_type == spec.os_type
-        ]
-        fields: dict[str, object] = {
-            "images": images,
-            "imageCount": len(images),
-            "lastRefreshTime": rfc3339(now),
-        }
+        os_type = p.spec.os_type
+        images = [catalog_entry(info) for info in infos if os_type is None or info.os_type == os_type]
+        record = EnsImageCatalogStatus(
+            images=images, image_count=len(images), last_refresh_time=rfc3339(p.now)
+        )
         verdict = Verdict(State.READY, "Loaded", f"{len(images)} public images listed")
-        return Outcome(verdict, fields, interval)
+        return Observation(Outcome(verdict, record, interval))

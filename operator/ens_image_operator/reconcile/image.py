@@ -1,31 +1,29 @@
-"""EnsImage: import from OSS (crash-safe), adopt by id, follow the image's status, delete per policy."""
+"""The EnsImage driver: import from OSS (crash-safe), adopt by id, follow the image, delete per policy."""
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import Enum
 
-from pydantic import ValidationError
-
 from ens_image_operator.api.image import IMAGE_NAME_PATTERN, EnsImageSpec, EnsImageStatus
-from ens_image_operator.ens.errors import EnsError, NotFound
+from ens_image_operator.ens.errors import NotFound
 from ens_image_operator.ens.models import DiskDeviceMapping, ImportImageRequest, SelfImage
-from ens_image_operator.reconcile.conditions import State, Verdict, parse_time, rfc3339, stalled_at
-from ens_image_operator.reconcile.failures import (
-    RECHECKED_STALL_REASONS,
-    CredentialsProblem,
-    nothing_created,
-    verdict_for,
+from ens_image_operator.reconcile.conditions import State, Verdict, parse_time, rfc3339
+from ens_image_operator.reconcile.driver import (
+    Created,
+    Deletion,
+    DeletionPolicy,
+    Driver,
+    Event,
+    Intent,
+    Observation,
+    Outcome,
+    Pass,
 )
-from ens_image_operator.reconcile.loop import Outcome, is_paused, paused_outcome
-from ens_image_operator.reconcile.ports import Cloud, CloudFactory, ObjectHandle, ObjectView
+from ens_image_operator.reconcile.ports import Cloud, ObjectView
 from ens_image_operator.reconcile.timing import Intervals
-
-log = logging.getLogger(__name__)
 
 AVAILABLE = "Available"
 FAILED_STATUSES = frozenset({"Pack_failed", "Upload_failed"})
@@ -77,7 +75,7 @@ def image_name(spec: EnsImageSpec, view: ObjectView) -> str:
     return spec.image_name or view.name
 
 
-def deletion_policy(spec: EnsImageSpec) -> str:
+def deletion_policy(spec: EnsImageSpec) -> DeletionPolicy:
     """Delete for imported images, Retain for adopted ones, unless the spec says otherwise."""
     if spec.deletion_policy:
         return spec.deletion_policy
@@ -108,17 +106,17 @@ def import_request(spec: EnsImageSpec, name: str) -> ImportImageRequest:
     )
 
 
-def observed_fields(image: SelfImage) -> dict[str, object]:
+def observed_fields(image: SelfImage) -> EnsImageStatus:
     """Status fields copied from what ENS reports about the image."""
-    return {
-        "imageId": image.image_id,
-        "imageStatus": image.status,
-        "imageSize": str(image.image_size) if image.image_size is not None else None,
-        "architecture": image.architecture,
-        "platform": image.platform,
-        "osVersion": image.os_version,
-        "creationTime": image.creation_time,
-    }
+    return EnsImageStatus(
+        image_id=image.image_id,
+        image_status=image.status,
+        image_size=str(image.image_size) if image.image_size is not None else None,
+        architecture=image.architecture,
+        platform=image.platform,
+        os_version=image.os_version,
+        creation_time=image.creation_time,
+    )
 
 
 def image_verdict(image: SelfImage, *, adopted: bool) -> Verdict:
@@ -136,20 +134,18 @@ def image_verdict(image: SelfImage, *, adopted: bool) -> Verdict:
     return Verdict(State.PROGRESSING, "Importing", f"image {image.image_id} is {status}")
 
 
-@dataclass(frozen=True)
-class DeleteResult:
-    """Whether the finalizer may go, and what to show meanwhile."""
-
-    done: bool
-    outcome: Outcome | None = None
-    retry_after: float | None = None
+ImagePass = Pass[EnsImageSpec, EnsImageStatus]
 
 
-RunningExports = Callable[[ObjectView, str | None], Awaitable[list[str]]]
+class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
+    """EnsImage: observe (adopt, follow, recover an interrupted import), create (import), delete."""
 
-
-class ImageReconciler:
-    """The EnsImage driver: observe / create (import) / delete, plus adopt."""
+    spec_model = EnsImageSpec
+    status_model = EnsImageStatus
+    intent_fields = ("image_id", "import_started_at")
+    claims = True
+    creating = "ImportImage"
+    deleting = "DeleteImage"
 
     def __init__(
         self,
@@ -159,112 +155,85 @@ class ImageReconciler:
         delete_wait_timeout: float,
         listing_lag: float = 120.0,
     ) -> None:
-        self.intervals = intervals
+        super().__init__(intervals)
         self.import_timeout = import_timeout
         self.delete_wait_timeout = delete_wait_timeout
         # A new image may stay invisible to DescribeSelfImages (listings and lookups) for this long:
         # inside it, "not found" after an intent means "not yet", never "never".
         self.listing_lag = listing_lag
 
-    # --- the reconcile pass ------------------------------------------------------------------
+    def check(self, p: ImagePass) -> Verdict | None:
+        if p.spec.image_id:
+            return None
+        name = image_name(p.spec, p.view)
+        if _IMAGE_NAME.match(name):
+            return None
+        message = (
+            f"{name!r} is not a valid ENS image name: set spec.imageName "
+            "(2-128 characters, starting with a letter)"
+        )
+        return Verdict(State.STALLED, "InvalidImageName", message)
 
-    async def reconcile(
-        self, view: ObjectView, handle: ObjectHandle, cloud_factory: CloudFactory, now: datetime
-    ) -> Outcome:
-        """One pass for a live (not deleting) EnsImage."""
-        if is_paused(view):
-            return paused_outcome()
-        try:
-            spec = EnsImageSpec.model_validate(view.spec)
-        except ValidationError as error:
-            return Outcome(Verdict(State.STALLED, "InvalidSpec", _first_error(error)))
-        stalled = stalled_at(view.status.get("conditions"), view.generation)
-        if stalled is not None and stalled not in RECHECKED_STALL_REASONS:
-            return Outcome(_unchanged_stall(view))
-        try:
-            cloud = await cloud_factory()
-        except CredentialsProblem as problem:
-            return Outcome(verdict_for(problem, doing="loading credentials"), requeue=self._recheck())
-        status = EnsImageStatus.model_validate(view.status)
-        try:
-            if spec.image_id:
-                return await self._adopt(spec.image_id, view, cloud, now)
-            return await self._imported(view, spec, status, handle, cloud, now)
-        except EnsError as error:
-            return self._failed(error, "ENS", cloud)
+    def deletion_policy(self, spec: EnsImageSpec) -> DeletionPolicy:
+        return deletion_policy(spec)
 
-    async def _adopt(self, image_id: str, view: ObjectView, cloud: Cloud, now: datetime) -> Outcome:
+    # --- observe -----------------------------------------------------------------------------
+
+    async def observe(self, p: ImagePass) -> Observation:
+        if p.spec.image_id:
+            return Observation(await self._adopt(p.spec.image_id, p))
+        step = import_step(p.status)
+        if step is ImportStep.OBSERVE:
+            assert p.status.image_id is not None
+            return Observation(await self._follow(p.status.image_id, p))
+        if step is ImportStep.RECOVER:
+            return await self._recover_interrupted(p)
+        return Observation.absent()
+
+    async def _adopt(self, image_id: str, p: ImagePass) -> Outcome:
+        cloud = await p.cloud()
         image = await self._by_id(image_id, cloud)
         if image is None:
-            since = _reconciling_since(view) or now
-            left = self.listing_lag - (now - since).total_seconds()
+            since = _reconciling_since(p.view) or p.now
+            left = self.listing_lag - (p.now - since).total_seconds()
             if left > 0:
                 # A lookup inside the listing lag cannot prove a new image absent: look again.
                 message = (
                     f"image {image_id} is not listed in ENS ({cloud.source}) yet; "
                     f"a new image may take up to {int(self.listing_lag)}s to show"
                 )
-                requeue = max(self.intervals.fast, min(left, 3 * self.intervals.fast))
-                return Outcome(Verdict(State.PROGRESSING, "WaitingForImage", message), requeue=requeue)
+                return self.waiting(
+                    "WaitingForImage", message, max(self.intervals.fast, min(left, 3 * self.intervals.fast))
+                )
             return Outcome(
                 Verdict(State.STALLED, "NotFound", f"image {image_id} does not exist in ENS ({cloud.source})")
             )
         verdict = image_verdict(image, adopted=True)
         return Outcome(verdict, observed_fields(image), self._requeue(verdict))
 
-    async def _imported(
-        self,
-        view: ObjectView,
-        spec: EnsImageSpec,
-        status: EnsImageStatus,
-        handle: ObjectHandle,
-        cloud: Cloud,
-        now: datetime,
-    ) -> Outcome:
-        name = image_name(spec, view)
-        if not _IMAGE_NAME.match(name):
-            return Outcome(
-                Verdict(
-                    State.STALLED,
-                    "InvalidImageName",
-                    f"{name!r} is not a valid ENS image name: set spec.imageName "
-                    "(2-128 characters, starting with a letter)",
-                )
+    async def _recover_interrupted(self, p: ImagePass) -> Observation:
+        """An import was started but its id never recorded: find its image before importing again."""
+        name = image_name(p.spec, p.view)
+        intent = parse_time(p.status.import_started_at)
+        settling = self._settling(intent, p.now)
+        # While the interrupted call may still surface, the shared snapshot is enough; only the
+        # last look before importing again asks ENS by name.
+        found = await self._recover(name, p.status, await p.cloud(), authoritative=not settling)
+        if found is not None:
+            verdict = image_verdict(found, adopted=False)
+            return Observation(
+                Outcome(verdict, observed_fields(found), self._requeue(verdict)),
+                found=EnsImageStatus(image_id=found.image_id, image_name=name),
+                event=Event("Normal", "Recovered", f"found image {found.image_id} of an interrupted import"),
             )
-        step = import_step(status)
-        if step is ImportStep.IMPORT:
-            # Another pass may have recorded an intent since this object was read: check the source.
-            status = EnsImageStatus.model_validate(await handle.fresh_status())
-            step = import_step(status)
-        if step is ImportStep.OBSERVE:
-            assert status.image_id is not None
-            return await self._follow(status.image_id, status, cloud, now)
-        if step is ImportStep.RECOVER:
-            intent = parse_time(status.import_started_at)
-            settling = self._settling(intent, now)
-            # While the interrupted call may still surface, the shared snapshot is enough; only the
-            # last look before importing again asks ENS by name.
-            found = await self._recover(name, status, cloud, authoritative=not settling)
-            if found is not None:
-                await handle.patch_status({"imageId": found.image_id, "imageName": name})
-                handle.event("Normal", "Recovered", f"found image {found.image_id} of an interrupted import")
-                verdict = image_verdict(found, adopted=False)
-                return Outcome(verdict, observed_fields(found), self._requeue(verdict))
-            if settling:
-                assert intent is not None
-                message = f"an interrupted import of {name} may still appear; looking again before importing"
-                # Nothing to learn before the window closes: looking every fast interval would only
-                # force listings (and, under faults, retries of them) that cannot change the decision.
-                left = self.listing_lag - (now - intent).total_seconds()
-                return Outcome(
-                    Verdict(State.PROGRESSING, "Importing", message), requeue=max(self.intervals.fast, left)
-                )
-            # Importing again: first make sure no other pass recorded anything since this view was read.
-            fresh = EnsImageStatus.model_validate(await handle.fresh_status())
-            if fresh.image_id or fresh.import_started_at != status.import_started_at:
-                message = f"the import of {name} was recorded meanwhile"
-                return Outcome(Verdict(State.PROGRESSING, "Importing", message), requeue=self.intervals.fast)
-        return await self._import(name, spec, handle, cloud, now)
+        if settling:
+            assert intent is not None
+            message = f"an interrupted import of {name} may still appear; looking again before importing"
+            # Nothing to learn before the window closes: looking every fast interval would only
+            # force listings (and, under faults, retries of them) that cannot change the decision.
+            left = self.listing_lag - (p.now - intent).total_seconds()
+            return Observation(self.waiting("Importing", message, max(self.intervals.fast, left)))
+        return Observation.absent()
 
     def _settling(self, intent: datetime | None, now: datetime) -> bool:
         """Whether an image imported at ``intent`` may still be invisible to ENS listings and lookups."""
@@ -294,40 +263,17 @@ class ImageReconciler:
         candidates = [image async for image in cloud.client.iter_self_images(image_name=name)]
         return pick_recovered(candidates, name, intent)
 
-    async def _import(
-        self, name: str, spec: EnsImageSpec, handle: ObjectHandle, cloud: Cloud, now: datetime
-    ) -> Outcome:
-        # The intent goes to the API server before the call: if we die during ImportImage, the next
-        # pass looks for the image by name instead of importing it a second time. The write is
-        # conditional on the object as last read: if anyone wrote since (or deleted the object), it
-        # raises and the pass ends without calling ENS.
-        await handle.claim_status({"importStartedAt": rfc3339(now), "imageName": name})
-        try:
-            image_id = await cloud.single_shot.import_image(import_request(spec, name))
-        except EnsError as error:
-            if nothing_created(error):
-                # Refused before anything was created: the next attempt may import afresh. Any
-                # other failure may have created the image, so the intent stays for recovery.
-                await handle.patch_status({"importStartedAt": None})
-            return self._failed(error, "ImportImage", cloud)
-        # No snapshot invalidation here: with many imports at once, each would force a new listing
-        # for everyone; the new image shows up in a later cycle's snapshot (within the listing lag).
-        await handle.patch_status({"imageId": image_id})
-        # The Importing event comes with this verdict (the loop posts one per transition).
-        verdict = Verdict(State.PROGRESSING, "Importing", f"image {image_id} ({name}) is being imported")
-        return Outcome(verdict, {"imageId": image_id, "imageStatus": "Creating"}, self.intervals.fast)
-
-    async def _follow(self, image_id: str, status: EnsImageStatus, cloud: Cloud, now: datetime) -> Outcome:
-        started = parse_time(status.import_started_at)
-        if self._settling(started, now):
+    async def _follow(self, image_id: str, p: ImagePass) -> Outcome:
+        cloud = await p.cloud()
+        started = parse_time(p.status.import_started_at)
+        if self._settling(started, p.now):
             # A lookup could not prove the new image absent yet: the snapshot is enough meanwhile.
             image = (await cloud.snapshots.self_images()).get(image_id)
         else:
             image = await self._by_id(image_id, cloud)
         if image is None:
-            if self._settling(started, now):
-                verdict = Verdict(State.PROGRESSING, "Importing", f"waiting for image {image_id} to appear")
-                return Outcome(verdict, requeue=self.intervals.fast)
+            if self._settling(started, p.now):
+                return self.waiting("Importing", f"waiting for image {image_id} to appear")
             return Outcome(
                 Verdict(
                     State.STALLED,
@@ -339,7 +285,7 @@ class ImageReconciler:
         if (
             verdict.state is State.PROGRESSING
             and started is not None
-            and (now - started).total_seconds() > self.import_timeout
+            and (p.now - started).total_seconds() > self.import_timeout
         ):
             verdict = Verdict(
                 State.STALLED,
@@ -348,96 +294,75 @@ class ImageReconciler:
             )
         return Outcome(verdict, observed_fields(image), self._requeue(verdict))
 
-    # --- deletion ----------------------------------------------------------------------------
+    # --- create ------------------------------------------------------------------------------
 
-    async def delete(
-        self,
-        view: ObjectView,
-        handle: ObjectHandle,
-        cloud_factory: CloudFactory,
-        running_exports: RunningExports,
-        now: datetime,
-    ) -> DeleteResult:
-        """One pass of deleting an EnsImage; ``done`` means the finalizer may be removed."""
-        try:
-            spec = EnsImageSpec.model_validate(view.spec)
-        except ValidationError:
-            return DeleteResult(done=True)  # never managed anything: nothing to clean up
-        if deletion_policy(spec) == "Retain":
-            handle.event("Normal", "Retained", "deletionPolicy is Retain: the ENS image is kept")
-            return DeleteResult(done=True)
-        if is_paused(view):
-            return DeleteResult(False, paused_outcome(), self.intervals.credentials_recheck)
-        # The delivered body may predate what the last pass wrote (an intent, a fresh imageId): the
-        # decision is made from the status as stored now.
-        status = EnsImageStatus.model_validate((await handle.fresh_status()) or view.status)
+    def intent(self, p: ImagePass, target: str | None) -> Intent:
+        # If we die during ImportImage, the next pass looks for the image by name instead of
+        # importing it a second time.
+        return Intent(
+            record=EnsImageStatus(import_started_at=rfc3339(p.now), image_name=image_name(p.spec, p.view)),
+            undo=EnsImageStatus(import_started_at=None),
+        )
+
+    async def create(self, p: ImagePass, target: str | None) -> Created:
+        name = image_name(p.spec, p.view)
+        cloud = await p.cloud()
+        image_id = await cloud.single_shot.import_image(import_request(p.spec, name))
+        # No snapshot invalidation here: with many imports at once, each would force a new listing
+        # for everyone; the new image shows up in a later cycle's snapshot (within the listing lag).
+        # The Importing event comes with this verdict (the loop posts one per transition).
+        verdict = Verdict(State.PROGRESSING, "Importing", f"image {image_id} ({name}) is being imported")
+        outcome = Outcome(
+            verdict, EnsImageStatus(image_id=image_id, image_status="Creating"), self.intervals.fast
+        )
+        return Created(record=EnsImageStatus(image_id=image_id), outcome=outcome)
+
+    # --- delete ------------------------------------------------------------------------------
+
+    async def delete(self, p: ImagePass) -> Deletion:
+        status = p.status
         if not status.image_id and not status.import_started_at:
-            return DeleteResult(done=True)  # nothing was ever imported
+            return Deletion(done=True)  # nothing was ever imported
+        cloud = await p.cloud()
+        started = parse_time(status.deletion_started_at) or p.now
+        p.learnt.deletion_started_at = rfc3339(started)
+        image_id = status.image_id
+        if not image_id:
+            intent = parse_time(status.import_started_at)
+            settling = self._settling(intent, p.now)
+            name = image_name(p.spec, p.view)
+            found = await self._recover(name, status, cloud, authoritative=not settling)
+            if found is None:
+                if not settling:
+                    return Deletion(done=True)  # ENS, asked by name after the lag, has none
+                # An import was started and its outcome is not known yet: the image it may
+                # produce would belong to nobody once the finalizer is gone.
+                assert intent is not None
+                left = self.listing_lag - (p.now - intent).total_seconds()
+                message = f"waiting for the outcome of the import of {name} before deleting"
+                verdict = Verdict(State.PROGRESSING, "WaitingForImport", message)
+                return Deletion(False, Outcome(verdict), min(max(self.intervals.fast, left), 30.0))
+            image_id = found.image_id
+            p.learnt.image_id = image_id
+        exports = await p.cluster.running_exports(p.view, image_id)
+        waited = (p.now - started).total_seconds()
+        if exports and waited < self.delete_wait_timeout:
+            message = f"waiting for running exports before deleting {image_id}: {', '.join(sorted(exports))}"
+            verdict = Verdict(State.PROGRESSING, "WaitingForExports", message)
+            return Deletion(False, Outcome(verdict), self.intervals.fast)
+        # Every pass asks ENS for this very image by deleting it again until ENS answers NotFound:
+        # a listing may lag behind the account, and would call an image gone that is not.
         try:
-            cloud = await cloud_factory()
-        except CredentialsProblem as problem:
-            verdict = verdict_for(problem, doing="loading credentials")
-            return DeleteResult(False, Outcome(verdict), self.intervals.credentials_recheck)
-        started = parse_time(status.deletion_started_at) or now
-        fields: dict[str, object] = {"deletionStartedAt": rfc3339(started)}
-        try:
-            image_id = status.image_id
-            if not image_id:
-                intent = parse_time(status.import_started_at)
-                settling = self._settling(intent, now)
-                name = image_name(spec, view)
-                found = await self._recover(name, status, cloud, authoritative=not settling)
-                if found is None:
-                    if not settling:
-                        return DeleteResult(done=True)  # ENS, asked by name after the lag, has none
-                    # An import was started and its outcome is not known yet: the image it may
-                    # produce would belong to nobody once the finalizer is gone.
-                    assert intent is not None
-                    left = self.listing_lag - (now - intent).total_seconds()
-                    message = f"waiting for the outcome of the import of {name} before deleting"
-                    verdict = Verdict(State.PROGRESSING, "WaitingForImport", message)
-                    retry = min(max(self.intervals.fast, left), 30.0)
-                    return DeleteResult(False, Outcome(verdict, fields), retry)
-                image_id = found.image_id
-                fields["imageId"] = image_id
-            exports = await running_exports(view, image_id)
-            waited = (now - started).total_seconds()
-            if exports and waited < self.delete_wait_timeout:
-                message = (
-                    f"waiting for running exports before deleting {image_id}: {', '.join(sorted(exports))}"
-                )
-                verdict = Verdict(State.PROGRESSING, "WaitingForExports", message)
-                return DeleteResult(False, Outcome(verdict, fields), self.intervals.fast)
-            # Every pass asks ENS for this very image by deleting it again until ENS answers
-            # NotFound: a listing may lag behind the account, and would call an image gone that is not.
-            try:
-                await cloud.client.delete_image(image_id)
-            except NotFound:
-                gone = "is deleted" if status.deletion_started_at else "was already gone"
-                handle.event("Normal", "Deleted", f"image {image_id} {gone}")
-                return DeleteResult(done=True)
-            # No snapshot invalidation: the next pass asks ENS by id, and nobody else needs to know.
-        except EnsError as error:
-            outcome = self._failed(error, "DeleteImage", cloud)
-            outcome.status.update(fields)
-            return DeleteResult(False, outcome, outcome.requeue or self.intervals.credentials_recheck)
+            await cloud.client.delete_image(image_id)
+        except NotFound:
+            gone = "is deleted" if status.deletion_started_at else "was already gone"
+            return Deletion(done=True, event=Event("Normal", "Deleted", f"image {image_id} {gone}"))
+        # No snapshot invalidation: the next pass asks ENS by id, and nobody else needs to know.
         verdict = Verdict(State.PROGRESSING, "Deleting", f"deleting image {image_id}")
-        return DeleteResult(False, Outcome(verdict, fields), self.intervals.fast)
-
-    # --- helpers -----------------------------------------------------------------------------
+        return Deletion(False, Outcome(verdict), self.intervals.fast)
 
     def _requeue(self, verdict: Verdict) -> float | None:
         return self.intervals.fast if verdict.state is State.PROGRESSING else None
-
-    def _recheck(self) -> float:
-        return self.intervals.credentials_recheck
-
-    def _failed(self, error: EnsError, doing: str, cloud: Cloud) -> Outcome:
-        verdict = verdict_for(error, doing=doing, source=cloud.source)
-        if verdict.state is State.STALLED:
-            recheck = verdict.reason in RECHECKED_STALL_REASONS
-            return Outcome(verdict, requeue=self._recheck() if recheck else None)
-        return Outcome(verdict, requeue=self.intervals.fast)
 
 
 def _reconciling_since(view: ObjectView) -> datetime | None:
@@ -449,16 +374,3 @@ def _reconciling_since(view: ObjectView) -> datetime | None:
             return None
         return parse_time(str(condition.get("lastTransitionTime") or ""))
     return None
-
-
-def _unchanged_stall(view: ObjectView) -> Verdict:
-    for condition in view.status.get("conditions") or ():
-        if condition.get("type") == "Stalled":
-            return Verdict(State.STALLED, str(condition.get("reason")), str(condition.get("message", "")))
-    return Verdict(State.STALLED, "Stalled")
-
-
-def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ()))
-    return f"spec.{where}: {first.get('msg')}"

@@ -114,6 +114,7 @@ class ObjectView:
     status: Mapping[str, Any]
     annotations: Mapping[str, str] = field(default_factory=dict)
     deleting: bool = False
+    created: str = ""  # metadata.creationTimestamp (RFC 3339 sorts as text)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> ObjectView:
@@ -129,4 +130,5 @@ class ObjectView:
             status=dict(body.get("status") or {}),
             annotations=dict(metadata.get("annotations") or {}),
             deleting=bool(metadata.get("deletionTimestamp")),
+            created=str(metadata.get("creationTimestamp") or ""),
         )

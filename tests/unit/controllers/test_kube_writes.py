@@ -105,4 +105,4 @@ async def test_a_dropped_connection_is_tried_again() -> None:
 def test_the_operator_builds_its_image_reconciler_with_the_listing_lag() -> None:
     kube = KubeApi(Connection(server="http://k8s"))
     runtime = build_runtime(Settings(listing_lag=42), kube)
-    assert runtime.images.listing_lag == 42
+    assert runtime.images.driver.listing_lag == 42

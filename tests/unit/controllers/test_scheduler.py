@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
+from ens_image_operator.api.kinds import ENS_IMAGE, Kind
 from ens_image_operator.controllers import scheduler
 from ens_image_operator.ens.models import SelfImage
 from ens_image_operator.reconcile.ports import ObjectView
@@ -62,13 +63,15 @@ def _runtime(
     return SimpleNamespace(indexes=indexes, scopes=Scopes(images), kube=Kube(), backoffs=backoffs)
 
 
-def _recorder() -> tuple[list[str], Any]:
-    passed: list[str] = []
+def _recorder() -> tuple[list[str], list[str], Any]:
+    """The one pass function, recording the names it was run for: EnsImages, then exports."""
+    images: list[str] = []
+    exports: list[str] = []
 
-    async def run(runtime: Any, body: Mapping[str, Any], *, force: bool = False) -> None:
-        passed.append(body["metadata"]["name"])
+    async def run(runtime: Any, kind: Kind, body: Mapping[str, Any], *, force: bool = False) -> None:
+        (images if kind is ENS_IMAGE else exports).append(body["metadata"]["name"])
 
-    return passed, run
+    return images, exports, run
 
 
 def test_a_stable_object_keeps_no_body_in_the_index() -> None:
@@ -92,9 +95,8 @@ async def test_only_objects_in_flight_get_a_pass_each_cycle() -> None:
         _body("calm", {"imageId": "m-1"}, {"imageId": "m-1", "conditions": READY}),
     ]
     exports = [_body("exp", {"imageId": "m-1"}, {"conditions": IMPORTING})]
-    images, image_pass = _recorder()
-    exported, export_pass = _recorder()
-    assert await scheduler.poll_in_flight(_runtime({}, bodies, exports), image_pass, export_pass) == 2
+    images, exported, run = _recorder()
+    assert await scheduler.poll_in_flight(_runtime({}, bodies, exports), run) == 2
     assert (images, exported) == (["busy"], ["exp"])
 
 
@@ -106,9 +108,8 @@ async def test_objects_sitting_out_a_backoff_get_no_pass_and_cost_no_listing() -
     ]
     runtime = _runtime({}, bodies, [])
     runtime.backoffs.defer("uid-waiting", asyncio.get_running_loop().time() + 60)
-    passed, image_pass = _recorder()
-    _, export_pass = _recorder()
-    assert await scheduler.poll_in_flight(runtime, image_pass, export_pass) == 0
+    passed, _, run = _recorder()
+    assert await scheduler.poll_in_flight(runtime, run) == 0
     assert (passed, runtime.scopes.snapshots.reads) == ([], 0)
 
 
@@ -121,9 +122,8 @@ async def test_objects_whose_image_changed_in_ens_get_their_pass_first() -> None
         "m-1": SelfImage(image_id="m-1", status="Creating"),
         "m-2": SelfImage(image_id="m-2", status="Available"),
     }
-    passed, image_pass = _recorder()
-    _, export_pass = _recorder()
-    await scheduler.poll_in_flight(_runtime(snapshot, bodies, []), image_pass, export_pass)
+    passed, _, run = _recorder()
+    await scheduler.poll_in_flight(_runtime(snapshot, bodies, []), run)
     assert passed == ["done", "same"]
 
 
@@ -136,9 +136,9 @@ async def test_only_images_that_changed_in_ens_are_reconciled_again() -> None:
             "gone", {"imageId": "m-2"}, {"imageId": "m-2", "imageStatus": "Available", "conditions": READY}
         ),
     ]
-    passed, image_pass = _recorder()
+    passed, _, run = _recorder()
     runtime = _runtime({"m-1": SelfImage(image_id="m-1", status="Available")}, bodies, [])
-    assert await scheduler.check_once(runtime, image_pass) == 1
+    assert await scheduler.check_once(runtime, run) == 1
     assert passed == ["gone"]
 
 

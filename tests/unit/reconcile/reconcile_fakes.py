@@ -8,6 +8,8 @@ from typing import Any
 
 from ens_image_operator.ens.errors import EnsError, NotFound
 from ens_image_operator.ens.models import ExportImageInfo, ImageInfo, ImportImageRequest, SelfImage
+from ens_image_operator.reconcile.conditions import Verdict
+from ens_image_operator.reconcile.driver import ImageRefState
 from ens_image_operator.reconcile.ports import Cloud, ObjectChanged, ObjectGone, ObjectView
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
@@ -182,3 +184,23 @@ def view(
 
 
 IMPORT_SPEC = {"source": {"oss": {"bucket": "images", "object": "web.qcow2", "region": "cn-beijing"}}}
+
+
+class FakeCluster:
+    """The rest of the cluster as a pass reads it: one referenced image, running exports, no claims."""
+
+    def __init__(self, image: ImageRefState | None = None, exports: list[str] | None = None) -> None:
+        self.ref = image
+        self.exports = list(exports or [])
+
+    async def image(self, namespace: str, name: str) -> ImageRefState | None:
+        return self.ref
+
+    async def running_exports(self, view: ObjectView, image_id: str | None) -> list[str]:
+        return self.exports
+
+    async def ownership_conflict(self, view: ObjectView) -> Verdict | None:
+        return None
+
+    async def other_claimant(self, view: ObjectView) -> str | None:
+        return None

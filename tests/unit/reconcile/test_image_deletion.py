@@ -6,31 +6,37 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from reconcile_fakes import IMPORT_SPEC, NOW, FakeEns, FakeObject, cloud_of, view
+from reconcile_fakes import IMPORT_SPEC, NOW, FakeCluster, FakeEns, FakeObject, cloud_of, view
 
 from ens_image_operator.ens.errors import Denied
 from ens_image_operator.reconcile.conditions import State
-from ens_image_operator.reconcile.image import DeleteResult, ImageReconciler
+from ens_image_operator.reconcile.driver import Deletion
+from ens_image_operator.reconcile.image import ImageDriver
+from ens_image_operator.reconcile.loop import Reconciler
 from ens_image_operator.reconcile.ports import ObjectView
 from ens_image_operator.reconcile.timing import Intervals
 
 
 @pytest.fixture
-def reconciler() -> ImageReconciler:
-    return ImageReconciler(Intervals(fast=1.0, slow=600.0), import_timeout=3600, delete_wait_timeout=60)
+def reconciler() -> Reconciler[Any, Any]:
+    return Reconciler(
+        ImageDriver(Intervals(fast=1.0, slow=600.0), import_timeout=3600, delete_wait_timeout=60)
+    )
 
 
 async def _delete(
-    reconciler: ImageReconciler, ens: FakeEns, v: ObjectView, exports: list[str] | None = None, now: Any = NOW
-) -> DeleteResult:
-    async def running(_: ObjectView, __: str | None) -> list[str]:
-        return exports or []
-
-    return await reconciler.delete(v, FakeObject(v.status), cloud_of(ens), running, now)
+    reconciler: Reconciler[Any, Any],
+    ens: FakeEns,
+    v: ObjectView,
+    exports: list[str] | None = None,
+    now: Any = NOW,
+) -> Deletion:
+    deleting = Reconciler(reconciler.driver, FakeCluster(exports=exports))
+    return await deleting.delete(v, FakeObject(v.status), cloud_of(ens), now)
 
 
 async def test_delete_policy_deletes_the_image_then_waits_until_it_is_gone(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web")
@@ -42,7 +48,7 @@ async def test_delete_policy_deletes_the_image_then_waits_until_it_is_gone(
 
 
 async def test_the_first_deletion_pass_deletes_without_waiting_for_a_listing(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web")
@@ -50,7 +56,7 @@ async def test_the_first_deletion_pass_deletes_without_waiting_for_a_listing(
     assert (ens.calls("snapshot"), ens.calls("DeleteImage")) == (0, 1)
 
 
-async def test_retain_policy_releases_without_any_call(reconciler: ImageReconciler) -> None:
+async def test_retain_policy_releases_without_any_call(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web")
     v = view({**IMPORT_SPEC, "deletionPolicy": "Retain"}, {"imageId": image_id}, deleting=True)
@@ -58,7 +64,7 @@ async def test_retain_policy_releases_without_any_call(reconciler: ImageReconcil
     assert ens.log == [] and image_id in ens.images
 
 
-async def test_adopted_images_are_retained_by_default(reconciler: ImageReconciler) -> None:
+async def test_adopted_images_are_retained_by_default(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("legacy")
     assert (
@@ -67,12 +73,12 @@ async def test_adopted_images_are_retained_by_default(reconciler: ImageReconcile
     assert image_id in ens.images
 
 
-async def test_an_image_already_gone_counts_as_deleted(reconciler: ImageReconciler) -> None:
+async def test_an_image_already_gone_counts_as_deleted(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     assert (await _delete(reconciler, ens, view(IMPORT_SPEC, {"imageId": "m-gone"}, deleting=True))).done
 
 
-async def test_deletion_waits_for_running_exports(reconciler: ImageReconciler) -> None:
+async def test_deletion_waits_for_running_exports(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web")
     result = await _delete(
@@ -82,7 +88,7 @@ async def test_deletion_waits_for_running_exports(reconciler: ImageReconciler) -
     assert result.outcome.verdict.reason == "WaitingForExports" and ens.calls("DeleteImage") == 0
 
 
-async def test_deletion_stops_waiting_for_exports_after_the_timeout(reconciler: ImageReconciler) -> None:
+async def test_deletion_stops_waiting_for_exports_after_the_timeout(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web")
     started = {"imageId": image_id, "deletionStartedAt": "2026-01-01T12:00:00Z"}
@@ -91,7 +97,7 @@ async def test_deletion_stops_waiting_for_exports_after_the_timeout(reconciler: 
     assert ens.calls("DeleteImage") == 1
 
 
-async def test_an_interrupted_import_is_found_by_name_and_deleted(reconciler: ImageReconciler) -> None:
+async def test_an_interrupted_import_is_found_by_name_and_deleted(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     ens.add_image("web", "Creating")
     v = view(IMPORT_SPEC, {"importStartedAt": "2026-01-01T12:00:00Z"}, deleting=True)
@@ -99,12 +105,12 @@ async def test_an_interrupted_import_is_found_by_name_and_deleted(reconciler: Im
     assert ens.images == {}
 
 
-async def test_nothing_imported_means_nothing_to_delete(reconciler: ImageReconciler) -> None:
+async def test_nothing_imported_means_nothing_to_delete(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     assert (await _delete(reconciler, ens, view(IMPORT_SPEC, {}, deleting=True))).done and ens.log == []
 
 
-async def test_refused_deletion_stalls_and_keeps_the_finalizer(reconciler: ImageReconciler) -> None:
+async def test_refused_deletion_stalls_and_keeps_the_finalizer(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web")
     ens.fail["DeleteImage"] = Denied("Forbidden.RAM", request_id="R-3")
@@ -113,7 +119,7 @@ async def test_refused_deletion_stalls_and_keeps_the_finalizer(reconciler: Image
     assert result.outcome.verdict.state is State.STALLED and result.retry_after
 
 
-async def test_a_paused_object_is_not_deleted_in_the_cloud(reconciler: ImageReconciler) -> None:
+async def test_a_paused_object_is_not_deleted_in_the_cloud(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web")
     paused = view(

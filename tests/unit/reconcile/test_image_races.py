@@ -9,7 +9,9 @@ import pytest
 from reconcile_fakes import IMPORT_SPEC, NOW, FakeEns, FakeObject, cloud_of, view
 
 from ens_image_operator.reconcile.conditions import State, Verdict, build, rfc3339
-from ens_image_operator.reconcile.image import DeleteResult, ImageReconciler
+from ens_image_operator.reconcile.driver import Deletion
+from ens_image_operator.reconcile.image import ImageDriver
+from ens_image_operator.reconcile.loop import Reconciler
 from ens_image_operator.reconcile.ports import ObjectChanged, ObjectGone, ObjectView
 from ens_image_operator.reconcile.timing import Intervals
 from ens_image_operator.settings import Settings
@@ -21,32 +23,31 @@ SETTLED = NOW + timedelta(seconds=LAG + 1)
 
 
 @pytest.fixture
-def reconciler() -> ImageReconciler:
-    return ImageReconciler(
-        Intervals(fast=1.0, slow=600.0), import_timeout=3600, delete_wait_timeout=60, listing_lag=LAG
+def reconciler() -> Reconciler[Any, Any]:
+    return Reconciler(
+        ImageDriver(
+            Intervals(fast=1.0, slow=600.0), import_timeout=3600, delete_wait_timeout=60, listing_lag=LAG
+        )
     )
 
 
 async def _pass(
-    reconciler: ImageReconciler, obj: FakeObject, ens: FakeEns, v: ObjectView, now: Any = NOW
+    reconciler: Reconciler[Any, Any], obj: FakeObject, ens: FakeEns, v: ObjectView, now: Any = NOW
 ) -> Any:
     return await reconciler.reconcile(v, obj, cloud_of(ens), now)
 
 
 async def _delete(
-    reconciler: ImageReconciler, obj: FakeObject, ens: FakeEns, v: ObjectView, now: Any = NOW
-) -> DeleteResult:
-    async def no_exports(_: ObjectView, __: str | None) -> list[str]:
-        return []
-
-    return await reconciler.delete(v, obj, cloud_of(ens), no_exports, now)
+    reconciler: Reconciler[Any, Any], obj: FakeObject, ens: FakeEns, v: ObjectView, now: Any = NOW
+) -> Deletion:
+    return await reconciler.delete(v, obj, cloud_of(ens), now)
 
 
 # --- 1. absence is proven by asking ENS, never by a shared snapshot ---------------------------
 
 
 async def test_an_image_adopted_right_after_its_creation_is_found_by_asking_ens(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     ens.listed = {}  # the shared listing was taken before the image existed
@@ -62,7 +63,7 @@ def _looking_since(moment: Any) -> dict[str, Any]:
 
 
 async def test_an_adopted_image_not_found_inside_the_listing_lag_is_waited_for(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     outcome = await _pass(reconciler, FakeObject(), ens, view({"imageId": "m-new"}))
@@ -70,7 +71,7 @@ async def test_an_adopted_image_not_found_inside_the_listing_lag_is_waited_for(
 
 
 async def test_an_adopted_image_is_not_found_only_after_the_lag_and_a_lookup_by_id(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     status = _looking_since(NOW)
@@ -78,7 +79,7 @@ async def test_an_adopted_image_is_not_found_only_after_the_lag_and_a_lookup_by_
     assert (outcome.verdict.reason, ens.calls("DescribeSelfImages")) == ("NotFound", 1)
 
 
-async def test_an_adopted_image_that_shows_late_becomes_ready(reconciler: ImageReconciler) -> None:
+async def test_an_adopted_image_that_shows_late_becomes_ready(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     status = _looking_since(NOW)
     image_id = ens.add_image("late", "Available")
@@ -87,7 +88,7 @@ async def test_an_adopted_image_that_shows_late_becomes_ready(reconciler: ImageR
 
 
 async def test_a_followed_image_missing_from_a_stale_listing_is_not_called_gone(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web", "Available")
@@ -98,7 +99,7 @@ async def test_a_followed_image_missing_from_a_stale_listing_is_not_called_gone(
 
 
 async def test_recovery_that_finds_nothing_listed_asks_by_name_before_importing_again(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     ens.add_image("web", "Creating", created=INTENT)
@@ -109,7 +110,7 @@ async def test_recovery_that_finds_nothing_listed_asks_by_name_before_importing_
 
 
 async def test_deletion_does_not_trust_a_stale_listing_that_lacks_the_image(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web")
@@ -123,7 +124,7 @@ async def test_deletion_does_not_trust_a_stale_listing_that_lacks_the_image(
 
 
 async def test_deletion_reads_the_latest_written_status_not_the_delivered_body(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web", "Creating")
@@ -132,7 +133,9 @@ async def test_deletion_reads_the_latest_written_status_not_the_delivered_body(
     assert ens.calls("DeleteImage") == 1 and ens.images == {}
 
 
-async def test_deletion_with_an_intent_and_no_id_waits_for_the_import(reconciler: ImageReconciler) -> None:
+async def test_deletion_with_an_intent_and_no_id_waits_for_the_import(
+    reconciler: Reconciler[Any, Any],
+) -> None:
     ens = FakeEns()
     obj = FakeObject({"importStartedAt": INTENT, "imageName": "web"})
     result = await _delete(reconciler, obj, ens, view(IMPORT_SPEC, obj.status, deleting=True), FRESH)
@@ -142,7 +145,7 @@ async def test_deletion_with_an_intent_and_no_id_waits_for_the_import(reconciler
 
 
 async def test_deletion_waiting_for_an_import_deletes_the_image_once_it_shows(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     obj = FakeObject({"importStartedAt": INTENT, "imageName": "web"})
@@ -154,7 +157,7 @@ async def test_deletion_waiting_for_an_import_deletes_the_image_once_it_shows(
 
 
 async def test_deletion_after_the_listing_lag_releases_when_a_lookup_by_name_finds_nothing(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     obj = FakeObject({"importStartedAt": INTENT, "imageName": "web"})
@@ -163,7 +166,7 @@ async def test_deletion_after_the_listing_lag_releases_when_a_lookup_by_name_fin
 
 
 async def test_deletion_after_the_listing_lag_deletes_what_a_lookup_by_name_finds(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     ens.add_image("web", "Available", created=INTENT)
@@ -177,7 +180,7 @@ async def test_deletion_after_the_listing_lag_deletes_what_a_lookup_by_name_find
 
 
 async def test_an_object_deleted_before_its_intent_is_recorded_is_never_imported(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens, obj = FakeEns(), FakeObject()
     obj.gone = True
@@ -187,7 +190,7 @@ async def test_an_object_deleted_before_its_intent_is_recorded_is_never_imported
 
 
 async def test_an_intent_write_that_meets_another_write_ends_the_pass_without_calling_ens(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens, obj = FakeEns(), FakeObject()
     obj.changed_meanwhile = True
@@ -196,21 +199,21 @@ async def test_an_intent_write_that_meets_another_write_ends_the_pass_without_ca
     assert ens.calls("ImportImage") == 0
 
 
-async def test_the_intent_is_written_with_a_precondition(reconciler: ImageReconciler) -> None:
+async def test_the_intent_is_written_with_a_precondition(reconciler: Reconciler[Any, Any]) -> None:
     order: list[str] = []
     ens, obj = FakeEns(order), FakeObject(log=order)
     await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
     assert order.index("claim:imageName,importStartedAt") < order.index("ImportImage")
 
 
-async def test_the_intent_write_never_clears_a_recorded_image_id(reconciler: ImageReconciler) -> None:
+async def test_the_intent_write_never_clears_a_recorded_image_id(reconciler: Reconciler[Any, Any]) -> None:
     obj = FakeObject()
     await _pass(reconciler, obj, FakeEns(), view(IMPORT_SPEC))
     assert all(patch.get("imageId", "kept") is not None for patch in obj.patches)
 
 
 async def test_an_import_repeated_after_recovery_reads_the_object_again_first(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     order: list[str] = []
     ens = FakeEns(order)
@@ -228,7 +231,7 @@ def test_the_listing_lag_defaults_to_two_minutes() -> None:
     assert Settings().listing_lag == 120
 
 
-async def test_recovery_never_imports_again_inside_the_listing_lag(reconciler: ImageReconciler) -> None:
+async def test_recovery_never_imports_again_inside_the_listing_lag(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     obj = FakeObject({"importStartedAt": INTENT, "imageName": "web"})
     inside = NOW + timedelta(seconds=LAG - 1)
@@ -237,7 +240,7 @@ async def test_recovery_never_imports_again_inside_the_listing_lag(reconciler: I
 
 
 async def test_recovery_imports_again_once_the_listing_lag_is_over_and_ens_has_nothing(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     obj = FakeObject({"importStartedAt": INTENT, "imageName": "web"})

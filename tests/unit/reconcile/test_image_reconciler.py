@@ -11,7 +11,8 @@ from reconcile_fakes import IMPORT_SPEC, NOW, FakeEns, FakeObject, FakeSnapshots
 from ens_image_operator.ens.errors import Invalid, Throttled, Transient
 from ens_image_operator.reconcile.conditions import State, Verdict, build
 from ens_image_operator.reconcile.failures import CredentialsProblem
-from ens_image_operator.reconcile.image import ImageReconciler
+from ens_image_operator.reconcile.image import ImageDriver
+from ens_image_operator.reconcile.loop import Reconciler
 from ens_image_operator.reconcile.ports import Cloud, ObjectView
 from ens_image_operator.reconcile.timing import Intervals
 
@@ -19,24 +20,26 @@ INTERVALS = Intervals(fast=1.0, slow=600.0)
 
 
 @pytest.fixture
-def reconciler() -> ImageReconciler:
-    return ImageReconciler(INTERVALS, import_timeout=3600, delete_wait_timeout=60)
+def reconciler() -> Reconciler[Any, Any]:
+    return Reconciler(ImageDriver(INTERVALS, import_timeout=3600, delete_wait_timeout=60))
 
 
 async def _pass(
-    reconciler: ImageReconciler, obj: FakeObject, ens: FakeEns, v: ObjectView, now: Any = NOW
+    reconciler: Reconciler[Any, Any], obj: FakeObject, ens: FakeEns, v: ObjectView, now: Any = NOW
 ) -> Any:
     return await reconciler.reconcile(v, obj, cloud_of(ens), now)
 
 
-async def test_import_records_the_intent_before_calling_import_image(reconciler: ImageReconciler) -> None:
+async def test_import_records_the_intent_before_calling_import_image(
+    reconciler: Reconciler[Any, Any],
+) -> None:
     order: list[str] = []
     ens, obj = FakeEns(order), FakeObject(log=order)
     await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
     assert order.index("patch:imageName,importStartedAt") < order.index("ImportImage")
 
 
-async def test_import_records_the_new_image_id_right_after_the_call(reconciler: ImageReconciler) -> None:
+async def test_import_records_the_new_image_id_right_after_the_call(reconciler: Reconciler[Any, Any]) -> None:
     order: list[str] = []
     ens, obj = FakeEns(order), FakeObject(log=order)
     await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
@@ -44,20 +47,20 @@ async def test_import_records_the_new_image_id_right_after_the_call(reconciler: 
     assert obj.status["imageId"] == "m-1"
 
 
-async def test_import_uses_metadata_name_when_image_name_is_unset(reconciler: ImageReconciler) -> None:
+async def test_import_uses_metadata_name_when_image_name_is_unset(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     await _pass(reconciler, FakeObject(), ens, view(IMPORT_SPEC, name="web-01"))
     assert ens.imported[0].image_name == "web-01"
 
 
-async def test_data_disks_are_sent_as_disk_device_mappings(reconciler: ImageReconciler) -> None:
+async def test_data_disks_are_sent_as_disk_device_mappings(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     disks = [{"bucket": "images", "object": "d1.qcow2", "region": "cn-beijing"}]
     await _pass(reconciler, FakeObject(), ens, view({**IMPORT_SPEC, "dataDisks": disks}))
     assert [d.oss_object for d in ens.imported[0].disk_device_mapping] == ["d1.qcow2"]
 
 
-async def test_an_import_in_progress_keeps_reconciling(reconciler: ImageReconciler) -> None:
+async def test_an_import_in_progress_keeps_reconciling(reconciler: Reconciler[Any, Any]) -> None:
     ens, obj = FakeEns(), FakeObject()
     outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
     assert (outcome.verdict.state, outcome.verdict.reason, outcome.requeue) == (
@@ -67,7 +70,7 @@ async def test_an_import_in_progress_keeps_reconciling(reconciler: ImageReconcil
     )
 
 
-async def test_an_available_image_is_ready_with_its_details(reconciler: ImageReconciler) -> None:
+async def test_an_available_image_is_ready_with_its_details(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web", "Available")
     status = {"imageId": image_id, "importStartedAt": "2026-01-01T12:00:00Z"}
@@ -81,7 +84,7 @@ async def test_an_available_image_is_ready_with_its_details(reconciler: ImageRec
 
 
 @pytest.mark.parametrize("failure", ["Pack_failed", "Upload_failed"])
-async def test_a_failed_import_stalls(reconciler: ImageReconciler, failure: str) -> None:
+async def test_a_failed_import_stalls(reconciler: Reconciler[Any, Any], failure: str) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web", failure)
     status = {"imageId": image_id, "importStartedAt": "2026-01-01T12:00:00Z"}
@@ -90,7 +93,7 @@ async def test_a_failed_import_stalls(reconciler: ImageReconciler, failure: str)
     assert failure in outcome.verdict.message
 
 
-async def test_an_image_that_became_unavailable_is_no_longer_ready(reconciler: ImageReconciler) -> None:
+async def test_an_image_that_became_unavailable_is_no_longer_ready(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web", "Unavailable")
     status = {"imageId": image_id, "importStartedAt": "2026-01-01T12:00:00Z"}
@@ -98,7 +101,7 @@ async def test_an_image_that_became_unavailable_is_no_longer_ready(reconciler: I
     assert (outcome.verdict.state, outcome.verdict.reason) == (State.PROGRESSING, "ImageNotAvailable")
 
 
-async def test_an_import_running_past_its_timeout_stalls(reconciler: ImageReconciler) -> None:
+async def test_an_import_running_past_its_timeout_stalls(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("web", "Packing")
     status = {"imageId": image_id, "importStartedAt": "2026-01-01T12:00:00Z"}
@@ -109,7 +112,7 @@ async def test_an_import_running_past_its_timeout_stalls(reconciler: ImageReconc
 
 
 async def test_after_a_crash_during_import_the_image_is_found_not_imported_again(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens, obj = FakeEns(), FakeObject()
     ens.crash_after_import = True
@@ -123,7 +126,7 @@ async def test_after_a_crash_during_import_the_image_is_found_not_imported_again
 
 
 async def test_after_a_crash_before_the_call_reached_ens_the_import_is_made(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
@@ -131,7 +134,9 @@ async def test_after_a_crash_before_the_call_reached_ens_the_import_is_made(
     assert ens.calls("ImportImage") == 1 and obj.status["imageId"] == "m-1"
 
 
-async def test_a_very_recent_interrupted_import_is_given_time_to_appear(reconciler: ImageReconciler) -> None:
+async def test_a_very_recent_interrupted_import_is_given_time_to_appear(
+    reconciler: Reconciler[Any, Any],
+) -> None:
     ens = FakeEns()
     obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
     outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC, obj.status), NOW + timedelta(seconds=2))
@@ -139,7 +144,7 @@ async def test_a_very_recent_interrupted_import_is_given_time_to_appear(reconcil
 
 
 async def test_while_an_interrupted_import_settles_no_lookup_by_name_is_made(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
@@ -147,7 +152,9 @@ async def test_while_an_interrupted_import_settles_no_lookup_by_name_is_made(
     assert ens.calls("DescribeSelfImages") == 0 and ens.calls("snapshot") == 1
 
 
-async def test_an_interrupted_import_is_found_in_the_shared_snapshot(reconciler: ImageReconciler) -> None:
+async def test_an_interrupted_import_is_found_in_the_shared_snapshot(
+    reconciler: Reconciler[Any, Any],
+) -> None:
     ens = FakeEns()
     ens.add_image("web", "Creating", created="2026-01-01T12:00:01Z")
     obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
@@ -155,7 +162,9 @@ async def test_an_interrupted_import_is_found_in_the_shared_snapshot(reconciler:
     assert obj.status["imageId"] == "m-1" and ens.calls("DescribeSelfImages") == 0
 
 
-async def test_an_unrelated_older_image_of_the_same_name_is_not_adopted(reconciler: ImageReconciler) -> None:
+async def test_an_unrelated_older_image_of_the_same_name_is_not_adopted(
+    reconciler: Reconciler[Any, Any],
+) -> None:
     ens = FakeEns()
     ens.add_image("web", "Available", created="2025-06-01T00:00:00Z")
     obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z"})
@@ -163,14 +172,16 @@ async def test_an_unrelated_older_image_of_the_same_name_is_not_adopted(reconcil
     assert obj.status["imageId"] == "m-2" and ens.calls("ImportImage") == 1
 
 
-async def test_a_pass_reading_a_stale_object_does_not_import_twice(reconciler: ImageReconciler) -> None:
+async def test_a_pass_reading_a_stale_object_does_not_import_twice(reconciler: Reconciler[Any, Any]) -> None:
     ens, obj = FakeEns(), FakeObject()
     await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
     await _pass(reconciler, obj, ens, view(IMPORT_SPEC))  # still sees the status before the import
     assert ens.calls("ImportImage") == 1
 
 
-async def test_an_import_that_may_have_taken_effect_keeps_the_intent(reconciler: ImageReconciler) -> None:
+async def test_an_import_that_may_have_taken_effect_keeps_the_intent(
+    reconciler: Reconciler[Any, Any],
+) -> None:
     ens, obj = FakeEns(), FakeObject()
     ens.fail["ImportImage"] = Transient("ConnectionLost", maybe_applied=True)
     outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
@@ -178,7 +189,7 @@ async def test_an_import_that_may_have_taken_effect_keeps_the_intent(reconciler:
     assert "importStartedAt" in obj.status
 
 
-async def test_an_import_refused_with_a_503_is_retried_afresh(reconciler: ImageReconciler) -> None:
+async def test_an_import_refused_with_a_503_is_retried_afresh(reconciler: Reconciler[Any, Any]) -> None:
     ens, obj = FakeEns(), FakeObject()
     ens.fail["ImportImage"] = Transient("ServiceUnavailable", request_id="R-9", http_status=503)
     outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
@@ -187,16 +198,16 @@ async def test_an_import_refused_with_a_503_is_retried_afresh(reconciler: ImageR
 
 
 async def test_an_interrupted_import_is_looked_at_again_when_its_window_closes(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     obj = FakeObject({"importStartedAt": "2026-01-01T12:00:00Z", "imageName": "web"})
     outcome = await _pass(
         reconciler, obj, FakeEns(), view(IMPORT_SPEC, obj.status), NOW + timedelta(seconds=2)
     )
-    assert outcome.requeue == pytest.approx(reconciler.listing_lag - 2)
+    assert outcome.requeue == pytest.approx(reconciler.driver.listing_lag - 2)
 
 
-async def test_a_throttled_import_is_retried_afresh(reconciler: ImageReconciler) -> None:
+async def test_a_throttled_import_is_retried_afresh(reconciler: Reconciler[Any, Any]) -> None:
     ens, obj = FakeEns(), FakeObject()
     ens.fail["ImportImage"] = Throttled("Throttling.User", request_id="R-8")
     outcome = await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
@@ -204,7 +215,9 @@ async def test_a_throttled_import_is_retried_afresh(reconciler: ImageReconciler)
     assert "importStartedAt" not in obj.status  # refused before processing: nothing to recover
 
 
-async def test_import_image_goes_through_the_client_that_never_retries(reconciler: ImageReconciler) -> None:
+async def test_import_image_goes_through_the_client_that_never_retries(
+    reconciler: Reconciler[Any, Any],
+) -> None:
     retrying, single = FakeEns(), FakeEns()
 
     async def factory() -> Cloud:
@@ -215,7 +228,7 @@ async def test_import_image_goes_through_the_client_that_never_retries(reconcile
 
 
 async def test_a_refused_import_stalls_with_the_code_and_clears_the_intent(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens, obj = FakeEns(), FakeObject()
     ens.fail["ImportImage"] = Invalid("InvalidParameter.OSSObject", "no such object", request_id="R-7")
@@ -226,7 +239,7 @@ async def test_a_refused_import_stalls_with_the_code_and_clears_the_intent(
 
 
 async def test_a_terminal_stall_makes_no_calls_until_the_generation_changes(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     ens = FakeEns()
     stalled = {
@@ -238,14 +251,16 @@ async def test_a_terminal_stall_makes_no_calls_until_the_generation_changes(
     assert ens.calls("ImportImage") == 1
 
 
-async def test_a_metadata_name_that_is_not_a_valid_image_name_stalls(reconciler: ImageReconciler) -> None:
+async def test_a_metadata_name_that_is_not_a_valid_image_name_stalls(
+    reconciler: Reconciler[Any, Any],
+) -> None:
     ens = FakeEns()
     outcome = await _pass(reconciler, FakeObject(), ens, view(IMPORT_SPEC, name="1st.image"))
     assert (outcome.verdict.state, outcome.verdict.reason) == (State.STALLED, "InvalidImageName")
     assert ens.log == []
 
 
-async def test_adopting_an_existing_image_observes_it(reconciler: ImageReconciler) -> None:
+async def test_adopting_an_existing_image_observes_it(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     image_id = ens.add_image("legacy", "Available")
     outcome = await _pass(reconciler, FakeObject(), ens, view({"imageId": image_id}))
@@ -253,16 +268,16 @@ async def test_adopting_an_existing_image_observes_it(reconciler: ImageReconcile
 
 
 async def test_adopting_a_missing_image_stalls_as_not_found_once_the_listing_lag_is_over(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     since_now = build(Verdict(State.PROGRESSING, "WaitingForImage"), None, generation=1, now=NOW)
     looking = {"conditions": since_now}
-    later = NOW + timedelta(seconds=reconciler.listing_lag)
+    later = NOW + timedelta(seconds=reconciler.driver.listing_lag)
     outcome = await _pass(reconciler, FakeObject(), FakeEns(), view({"imageId": "m-404"}, looking), later)
     assert (outcome.verdict.state, outcome.verdict.reason) == (State.STALLED, "NotFound")
 
 
-async def test_a_paused_object_makes_no_cloud_calls(reconciler: ImageReconciler) -> None:
+async def test_a_paused_object_makes_no_cloud_calls(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
     paused = view(IMPORT_SPEC, annotations={"ens.image-operator.io/paused": "true"})
     outcome = await _pass(reconciler, FakeObject(), ens, paused)
@@ -270,7 +285,7 @@ async def test_a_paused_object_makes_no_cloud_calls(reconciler: ImageReconciler)
 
 
 async def test_unusable_credentials_stall_naming_the_secret_and_are_rechecked(
-    reconciler: ImageReconciler,
+    reconciler: Reconciler[Any, Any],
 ) -> None:
     async def broken() -> Cloud:
         raise CredentialsProblem("Secret default/creds named in spec.credentialsRef does not exist")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reconcile_fakes import IMPORT_SPEC, NOW, FakeObject, view
 
+from ens_image_operator.api.image import EnsImageStatus
 from ens_image_operator.reconcile.conditions import State, Verdict, build
 from ens_image_operator.reconcile.loop import Outcome, finish, should_poll, status_patch
 
@@ -19,7 +20,7 @@ async def test_an_unchanged_outcome_writes_nothing_and_posts_no_event() -> None:
     ready = Verdict(State.READY, "Available")
     status = {**_status(ready), "imageId": "m-1"}
     obj = FakeObject(status)
-    await finish(view(IMPORT_SPEC, status), obj, Outcome(ready, {"imageId": "m-1"}), NOW)
+    await finish(view(IMPORT_SPEC, status), obj, Outcome(ready, EnsImageStatus(image_id="m-1")), NOW)
     assert obj.patches == [] and obj.events == []
 
 
