@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
@@ -21,6 +21,11 @@ from ens_image_operator.api.common import (
 IMAGE_NAME_PATTERN = "^[a-zA-Z\u4e00-\u9fa5][a-zA-Z0-9\u4e00-\u9fa5:_-]{1,127}$"
 
 OSType = Literal["linux", "windows"]
+
+# An Alibaba Cloud account id: digits only.
+AccountId = Annotated[str, Field(pattern="^[0-9]{1,32}$", min_length=1, max_length=32)]
+# ENS documents no limit for one image's share list; this is ECS's (10 accounts per custom image).
+MAX_SHARED_ACCOUNTS = 10
 
 _IMMUTABLE = "is immutable once the image is imported: create a new EnsImage instead"
 
@@ -132,6 +137,14 @@ class EnsImageSpec(ApiModel):
         description="Secret in this namespace with keys accessKeyId, accessKeySecret and optionally "
         "securityToken. Unset: the namespace's default Secret if present, else the operator's own.",
     )
+    shared_with: list[AccountId] | None = Field(
+        None,
+        description="Alibaba Cloud account ids to share the image with (ModifyImageSharePermission): the "
+        "operator keeps the share list exactly this set, adding and removing accounts, also undoing "
+        "changes made outside. Empty: shared with nobody. Unset: shares are left as they are.",
+        max_length=MAX_SHARED_ACCOUNTS,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
 
 
 class EnsImageStatus(ApiModel):
@@ -152,6 +165,14 @@ class EnsImageStatus(ApiModel):
     )
     deletion_started_at: str | None = Field(
         None, description="When deletion began (RFC 3339); bounds the wait for running exports."
+    )
+    owner: Literal["self", "others"] | None = Field(
+        None,
+        description="Who owns the image in ENS (ImageOwnerAlias): self, or others for an image another "
+        "account shares with this one (observed only: never deleted or shared onward).",
+    )
+    shared_with: list[str] | None = Field(
+        None, description="The accounts the image is shared with, while spec.sharedWith manages them."
     )
     observed_generation: int | None = Field(
         None, description="The metadata.generation the status was computed from."

@@ -55,6 +55,7 @@ class ImageEntry(NamedTuple):
     credentials_ref: str | None
     stable: bool
     body: dict[str, Any] | None  # only while the object needs polling
+    shares: bool = False  # spec.sharedWith manages the share list: checked at every drift check
 
 
 class ExportEntry(NamedTuple):
@@ -100,6 +101,7 @@ def image_entry(body: Mapping[str, Any]) -> ImageEntry:
         credentials_ref=ref.get("name") if isinstance(ref, Mapping) else None,
         stable=ready_of(view) == "True" and not view.deleting,
         body=slim_body(body) if should_poll(view) else None,
+        shares=view.spec.get("sharedWith") is not None,
     )
 
 
@@ -221,7 +223,8 @@ async def check_once(runtime: Runtime, run_pass: PassFn, max_age: float | None =
         if not entry.stable or not entry.image_id:
             continue
         try:
-            if not await _differs(runtime, namespace, entry, max_age):
+            # Shares changed outside show in no listing: an image that manages them is looked at.
+            if not entry.shares and not await _differs(runtime, namespace, entry, max_age):
                 continue
         except Exception as error:  # one scope's trouble (credentials, ENS) must not stop the rest
             log.warning("drift check of %s/%s skipped: %s", namespace, name, type(error).__name__)

@@ -31,6 +31,8 @@ from ens_image_operator.ens.models import (
     ImportImageRequest,
     SelfImage,
     SelfImagesPage,
+    ShareAccount,
+    SharePermissionPage,
 )
 from ens_image_operator.ens.ratelimit import RateLimiter
 from ens_image_operator.ens.transport import AiohttpTransport
@@ -41,6 +43,7 @@ API_VERSION = "2017-11-10"
 DEFAULT_ENDPOINT = "https://ens.aliyuncs.com"
 ENDPOINT_ENV = "ENS_OPERATOR_ENDPOINT"
 PAGE_SIZE = 50
+SHARE_PAGE_SIZE = 100  # DescribeImageSharePermission's maximum
 
 OnCall = Callable[[str, str, float], None]
 
@@ -326,19 +329,47 @@ class EnsClient:
         body = await self.call("DescribeImageInfos", {"OsType": os_type})
         return ImageInfosResponse.model_validate(body).images
 
+    async def iter_share_accounts(self, image_id: str) -> AsyncIterator[str]:
+        """DescribeImageSharePermission: every account the image is shared with, page after page."""
 
-Item = TypeVar("Item", SelfImage, ExportImageInfo)
+        async def fetch(number: int) -> tuple[list[ShareAccount], int | None]:
+            body = await self.call(
+                "DescribeImageSharePermission",
+                {"ImageId": image_id, "PageNumber": number, "PageSize": SHARE_PAGE_SIZE},
+            )
+            page = SharePermissionPage.model_validate(body)
+            return page.accounts, page.total_count
+
+        async for account in _walk_pages("DescribeImageSharePermission", fetch, SHARE_PAGE_SIZE):
+            yield account.aliyun_uid
+
+    async def share_image(self, image_id: str, accounts: list[str]) -> None:
+        """ModifyImageSharePermission with AddAccounts (comma-separated ids)."""
+        await self.call(
+            "ModifyImageSharePermission", {"ImageId": image_id, "AddAccounts": ",".join(accounts)}
+        )
+
+    async def unshare_image(self, image_id: str, account: str) -> None:
+        """ModifyImageSharePermission with RemoveAccounts: ENS takes one account per call."""
+        await self.call("ModifyImageSharePermission", {"ImageId": image_id, "RemoveAccounts": account})
+
+
+Item = TypeVar("Item", SelfImage, ExportImageInfo, ShareAccount)
+
+
+def _key(item: SelfImage | ExportImageInfo | ShareAccount) -> str:
+    return item.aliyun_uid if isinstance(item, ShareAccount) else item.image_id
 
 
 async def _walk_pages(
-    action: str, fetch: Callable[[int], Awaitable[tuple[list[Item], int | None]]]
+    action: str, fetch: Callable[[int], Awaitable[tuple[list[Item], int | None]]], page_size: int = PAGE_SIZE
 ) -> AsyncIterator[Item]:
     """Items of page 1, 2, … until a short page, the announced total, or a repeated page."""
     seen = 0
     previous: list[str] = []
     for number in itertools.count(1):
         items, total = await fetch(number)
-        ids = [item.image_id for item in items]
+        ids = [_key(item) for item in items]
         if ids and ids == previous:
             # A server that ignores PageNumber would otherwise be paged forever.
             log.warning("ENS %s returned page %d identical to page %d; stopping", action, number, number - 1)
@@ -346,6 +377,6 @@ async def _walk_pages(
         for item in items:
             yield item
         seen += len(items)
-        if len(items) < PAGE_SIZE or (total is not None and seen >= total):
+        if len(items) < page_size or (total is not None and seen >= total):
             return
         previous = ids

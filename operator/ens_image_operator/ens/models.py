@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -160,6 +160,25 @@ class ExportImageInfoPage(Page):
 
     images: Annotated[list[ExportImageInfo], BeforeValidator(_unwrap("Image"))] = Field(
         default_factory=list, alias="Images"
+    )
+
+
+class ShareAccount(WireModel):
+    """An account an image is shared with, as DescribeImageSharePermission reports it."""
+
+    aliyun_uid: str = Field(alias="AliyunUid")
+
+    @field_validator("aliyun_uid", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> str:
+        return str(value)
+
+
+class SharePermissionPage(Page):
+    """One page of DescribeImageSharePermission."""
+
+    accounts: Annotated[list[ShareAccount], BeforeValidator(_unwrap("Account"))] = Field(
+        default_factory=list, alias="Accounts"
     )
 
 

@@ -53,6 +53,7 @@ class Observation:
 
     outcome: Outcome | None = None  # None with ``exists``: nothing changed, nothing to write
     exists: bool = True  # False: nothing exists yet (proven), so the loop creates it
+    up_to_date: bool = True  # False: it exists but a mutable field differs, so the loop updates it
     found: ApiModel | None = None  # recorded at once, before the outcome (an id found again)
     event: Event | None = None
     target: str | None = None  # with ``exists=False``: the id the create acts on, if any
@@ -172,6 +173,7 @@ class Driver(Generic[SpecT, StatusT]):
     # What each step calls, for messages: "ImportImage was throttled, retrying: ...".
     observing: ClassVar[str] = "ENS"
     creating: ClassVar[str] = "create"
+    updating: ClassVar[str] = "update"
     deleting: ClassVar[str] = "delete"
 
     def __init__(self, intervals: Intervals) -> None:
@@ -192,6 +194,10 @@ class Driver(Generic[SpecT, StatusT]):
     async def create(self, p: Pass[SpecT, StatusT], target: str | None) -> Created:
         """Call the cloud's non-idempotent create."""
         raise NotImplementedError(f"{type(self).__name__} creates nothing")
+
+    async def update(self, p: Pass[SpecT, StatusT], observed: Outcome) -> Outcome:
+        """Bring a mutable field in line with the spec (asked when ``observe`` found it differs)."""
+        raise NotImplementedError(f"{type(self).__name__} updates nothing")
 
     def created_nothing(self, error: EnsError) -> bool:
         """Whether a failed create certainly had no effect, so its intent may be undone."""

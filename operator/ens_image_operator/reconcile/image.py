@@ -6,9 +6,10 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import cast
 
 from ens_image_operator.api.image import IMAGE_NAME_PATTERN, EnsImageSpec, EnsImageStatus
-from ens_image_operator.ens.errors import NotFound
+from ens_image_operator.ens.errors import Invalid, NotFound
 from ens_image_operator.ens.models import DiskDeviceMapping, ImportImageRequest, SelfImage
 from ens_image_operator.reconcile.conditions import State, Verdict, parse_time, rfc3339
 from ens_image_operator.reconcile.driver import (
@@ -145,6 +146,7 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
     intent_fields = ("image_id", "import_started_at")
     claims = True
     creating = "ImportImage"
+    updating = "ModifyImageSharePermission"
     deleting = "DeleteImage"
 
     def __init__(
@@ -181,35 +183,44 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
 
     async def observe(self, p: ImagePass) -> Observation:
         if p.spec.image_id:
-            return Observation(await self._adopt(p.spec.image_id, p))
+            return await self._adopt(p.spec.image_id, p)
         step = import_step(p.status)
         if step is ImportStep.OBSERVE:
             assert p.status.image_id is not None
-            return Observation(await self._follow(p.status.image_id, p))
+            return await self._follow(p.status.image_id, p)
         if step is ImportStep.RECOVER:
             return await self._recover_interrupted(p)
         return Observation.absent()
 
-    async def _adopt(self, image_id: str, p: ImagePass) -> Outcome:
+    async def _adopt(self, image_id: str, p: ImagePass) -> Observation:
         cloud = await p.cloud()
         image = await self._by_id(image_id, cloud)
         if image is None:
-            since = _reconciling_since(p.view) or p.now
-            left = self.listing_lag - (p.now - since).total_seconds()
-            if left > 0:
-                # A lookup inside the listing lag cannot prove a new image absent: look again.
-                message = (
-                    f"image {image_id} is not listed in ENS ({cloud.source}) yet; "
-                    f"a new image may take up to {int(self.listing_lag)}s to show"
-                )
-                return self.waiting(
-                    "WaitingForImage", message, max(self.intervals.fast, min(left, 3 * self.intervals.fast))
-                )
-            return Outcome(
-                Verdict(State.STALLED, "NotFound", f"image {image_id} does not exist in ENS ({cloud.source})")
+            return Observation(self._not_listed(image_id, p, cloud))
+        return await self._observed(image, image_verdict(image, adopted=True), p)
+
+    def _not_listed(self, image_id: str, p: ImagePass, cloud: Cloud) -> Outcome:
+        """An adopted image that ENS does not list: not yet (inside the listing lag), or not at all."""
+        since = _reconciling_since(p.view) or p.now
+        left = self.listing_lag - (p.now - since).total_seconds()
+        if left > 0:
+            # A lookup inside the listing lag cannot prove a new image absent: look again.
+            message = (
+                f"image {image_id} is not listed in ENS ({cloud.source}) yet; "
+                f"a new image may take up to {int(self.listing_lag)}s to show"
             )
-        verdict = image_verdict(image, adopted=True)
-        return Outcome(verdict, observed_fields(image), self._requeue(verdict))
+            return self.waiting(
+                "WaitingForImage", message, max(self.intervals.fast, min(left, 3 * self.intervals.fast))
+            )
+        if p.status.owner == "others":
+            message = (
+                f"image {image_id} is no longer shared with this account ({cloud.source}): "
+                "its owner withdrew the share"
+            )
+            return Outcome(Verdict(State.STALLED, "ShareWithdrawn", message))
+        return Outcome(
+            Verdict(State.STALLED, "NotFound", f"image {image_id} does not exist in ENS ({cloud.source})")
+        )
 
     async def _recover_interrupted(self, p: ImagePass) -> Observation:
         """An import was started but its id never recorded: find its image before importing again."""
@@ -263,7 +274,7 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
         candidates = [image async for image in cloud.client.iter_self_images(image_name=name)]
         return pick_recovered(candidates, name, intent)
 
-    async def _follow(self, image_id: str, p: ImagePass) -> Outcome:
+    async def _follow(self, image_id: str, p: ImagePass) -> Observation:
         cloud = await p.cloud()
         started = parse_time(p.status.import_started_at)
         if self._settling(started, p.now):
@@ -273,14 +284,9 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
             image = await self._by_id(image_id, cloud)
         if image is None:
             if self._settling(started, p.now):
-                return self.waiting("Importing", f"waiting for image {image_id} to appear")
-            return Outcome(
-                Verdict(
-                    State.STALLED,
-                    "NotFound",
-                    f"image {image_id} no longer exists in ENS: delete this EnsImage and create it again",
-                )
-            )
+                return Observation(self.waiting("Importing", f"waiting for image {image_id} to appear"))
+            message = f"image {image_id} no longer exists in ENS: delete this EnsImage and create it again"
+            return Observation(Outcome(Verdict(State.STALLED, "NotFound", message)))
         verdict = image_verdict(image, adopted=False)
         if (
             verdict.state is State.PROGRESSING
@@ -292,7 +298,54 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
                 "ImportTimeout",
                 f"image {image_id} is still {image.status} after {int(self.import_timeout)}s",
             )
-        return Outcome(verdict, observed_fields(image), self._requeue(verdict))
+        return await self._observed(image, verdict, p)
+
+    # --- sharing -----------------------------------------------------------------------------
+
+    async def _observed(self, image: SelfImage, verdict: Verdict, p: ImagePass) -> Observation:
+        """The outcome for an image ENS lists: its fields, its owner and, where managed, its shares."""
+        record = observed_fields(image)
+        record.owner = "others" if image.image_owner_alias == "others" else "self"
+        wanted = p.spec.shared_with
+        if wanted is None:
+            record.shared_with = None  # not managed: the share list is left as it is
+        elif record.owner == "others":
+            message = (
+                f"image {image.image_id} belongs to another account, which shares it with this one: "
+                "it cannot be shared onward; remove spec.sharedWith"
+            )
+            return Observation(Outcome(Verdict(State.STALLED, "NotImageOwner", message), record))
+        elif verdict.state is State.READY:
+            # Shared once Available; the list is read at every pass of a Ready image, so a change
+            # made outside is undone at the next pass (the drift check runs one per slow interval).
+            cloud = await p.cloud()
+            current = sorted({account async for account in cloud.client.iter_share_accounts(image.image_id)})
+            record.shared_with = current
+            outcome = Outcome(verdict, record, self._requeue(verdict))
+            return Observation(outcome, up_to_date=current == sorted(set(wanted)))
+        return Observation(Outcome(verdict, record, self._requeue(verdict)))
+
+    async def update(self, p: ImagePass, observed: Outcome) -> Outcome:
+        """Converge the image's share list to spec.sharedWith: one account per call, adds first."""
+        record = cast(EnsImageStatus, observed.record)
+        assert record.image_id is not None and p.spec.shared_with is not None
+        image_id, cloud = record.image_id, await p.cloud()
+        current = {account async for account in cloud.client.iter_share_accounts(image_id)}
+        wanted = set(p.spec.shared_with)
+        for account in sorted(wanted - current):
+            try:
+                await cloud.client.share_image(image_id, [account])
+            except (Invalid, NotFound) as error:
+                record.shared_with = sorted(current)
+                message = (
+                    f"sharing image {image_id} with account {account} (spec.sharedWith) was refused: {error}"
+                )
+                return Outcome(Verdict(State.STALLED, "ShareFailed", message), record)
+            current.add(account)
+        for account in sorted(current - wanted):
+            await cloud.client.unshare_image(image_id, account)  # ENS removes one account per call
+        record.shared_with = sorted(wanted)
+        return observed
 
     # --- create ------------------------------------------------------------------------------
 
@@ -323,6 +376,9 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
         status = p.status
         if not status.image_id and not status.import_started_at:
             return Deletion(done=True)  # nothing was ever imported
+        if status.owner == "others":
+            message = f"image {status.image_id} belongs to another account: it is never deleted from here"
+            return Deletion(done=True, event=Event("Normal", "Retained", message))
         cloud = await p.cloud()
         started = parse_time(status.deletion_started_at) or p.now
         p.learnt.deletion_started_at = rfc3339(started)
@@ -353,6 +409,10 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
         # Every pass asks ENS for this very image by deleting it again until ENS answers NotFound:
         # a listing may lag behind the account, and would call an image gone that is not.
         try:
+            if p.spec.shared_with is not None:
+                # Managed shares go first, so no account keeps a share of an image being deleted.
+                async for account in cloud.client.iter_share_accounts(image_id):
+                    await cloud.client.unshare_image(image_id, account)
             await cloud.client.delete_image(image_id)
         except NotFound:
             gone = "is deleted" if status.deletion_started_at else "was already gone"

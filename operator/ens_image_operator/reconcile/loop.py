@@ -1,7 +1,8 @@
 """The one reconcile loop: everything the kinds share, around each driver's observe/create/delete.
 
-A pass: pause, ownership, spec validation, the stalled gate, the driver's own checks, observe, and
-(when nothing exists) the crash-safe create: re-read, persist the intent, call, record the id.
+A pass: pause, ownership, spec validation, the stalled gate, the driver's own checks, observe, then
+an update when a mutable field differs, or (when nothing exists) the crash-safe create: re-read,
+persist the intent, call, record the id.
 Errors become verdicts in one place; status is written through the typed status models.
 """
 
@@ -182,6 +183,9 @@ class Reconciler(Generic[SpecT, StatusT]):
         doing = self.driver.observing
         try:
             observation = await self._observe(p, handle)
+            if observation.exists and not observation.up_to_date and observation.outcome is not None:
+                doing = self.driver.updating
+                return await self.driver.update(p, observation.outcome)
             if observation.exists:
                 return observation.outcome
             # Nothing exists: before creating, make sure no other pass recorded an intent since

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ens_image_operator.ens.errors import EnsError, NotFound
+from ens_image_operator.ens.errors import EnsError, Invalid, NotFound
 from ens_image_operator.ens.models import ExportImageInfo, ImageInfo, ImportImageRequest, SelfImage
 from ens_image_operator.reconcile.conditions import Verdict
 from ens_image_operator.reconcile.driver import ImageRefState
@@ -68,13 +68,21 @@ class FakeEns:
         self.crash_after_import = False
         # What the shared snapshot lists, when it lags behind the account (None: the account itself).
         self.listed: dict[str, SelfImage] | None = None
+        self.shares: dict[str, set[str]] = {}
         self._next = 1
 
-    def add_image(self, name: str, status: str = "Available", created: str = "2026-01-01T12:00:00Z") -> str:
+    def add_image(
+        self, name: str, status: str = "Available", created: str = "2026-01-01T12:00:00Z", owner: str = "self"
+    ) -> str:
         image_id = f"m-{self._next}"
         self._next += 1
         self.images[image_id] = SelfImage(
-            image_id=image_id, image_name=name, status=status, creation_time=created, image_size=20
+            image_id=image_id,
+            image_name=name,
+            status=status,
+            creation_time=created,
+            image_size=20,
+            image_owner_alias=owner,
         )
         return image_id
 
@@ -130,6 +138,24 @@ class FakeEns:
     async def describe_image_infos(self, os_type: str | None = None) -> list[ImageInfo]:
         self._maybe_fail("DescribeImageInfos")
         return [info for info in self.public if os_type is None or info.os_type == os_type]
+
+    async def iter_share_accounts(self, image_id: str) -> AsyncIterator[str]:
+        self._maybe_fail("DescribeImageSharePermission")
+        for account in sorted(self.shares.get(image_id, ())):
+            yield account
+
+    async def share_image(self, image_id: str, accounts: list[str]) -> None:
+        self._maybe_fail("ModifyImageSharePermission")
+        for account in accounts:
+            if account.startswith("9"):  # an account ENS does not know
+                raise Invalid("InvalidParameter.AddAccounts", f"account {account} does not exist")
+            self.shares.setdefault(image_id, set()).add(account)
+        self.log[-1] = f"share:{','.join(accounts)}"
+
+    async def unshare_image(self, image_id: str, account: str) -> None:
+        self._maybe_fail("ModifyImageSharePermission")
+        self.shares.get(image_id, set()).discard(account)
+        self.log[-1] = f"unshare:{account}"
 
     def set_status(self, image_id: str, status: str) -> None:
         self.images[image_id] = self.images[image_id].model_copy(update={"status": status})
