@@ -36,14 +36,15 @@ class KubeCluster:
         bodies = await self.kube.list(ENS_IMAGE_EXPORT, self.settings.namespaces)
         return scheduler.running_exports(scheduler.export_entries(bodies), view, image_id)
 
+    async def _scope_of(self, claim: ownership.Claim) -> str:
+        """The account a claim acts in (its credentials scope)."""
+        try:
+            return await self.scopes.scope_key(claim.namespace, claim.credentials_ref)
+        except CredentialsProblem:
+            return f"unresolved {claim.namespace}/{claim.credentials_ref}"  # the pass reports it
+
     async def ownership_conflict(self, view: ObjectView) -> Verdict | None:
         claim = ownership.claim_of_view(view)
-
-        async def scope_of(other: ownership.Claim) -> str:
-            try:
-                return await self.scopes.scope_key(other.namespace, other.credentials_ref)
-            except CredentialsProblem:
-                return f"unresolved {other.namespace}/{other.credentials_ref}"  # the pass reports it
 
         async def refresh(other: ownership.Claim) -> ownership.Claim | None:
             fresh = await self.kube.get(ENS_IMAGE, other.namespace, other.name)
@@ -52,7 +53,7 @@ class KubeCluster:
         return await ownership.conflict(
             claim,
             self.claims,
-            scope_of,
+            self._scope_of,
             refresh,
             operator_scope=OPERATOR_SCOPE,
             adoption_namespaces=self.settings.adoption_namespaces,
@@ -62,7 +63,10 @@ class KubeCluster:
         claim = ownership.claim_of_view(view)
         if not claim.image_id:
             return None
+        ours = await self._scope_of(claim)
         for other in self.claims.sharing_id(claim):
+            if await self._scope_of(other) != ours:
+                continue  # another account using the image shared with it: it keeps no share
             fresh = await self.kube.get(ENS_IMAGE, other.namespace, other.name)
             if fresh is not None and ownership.claim_of(fresh).image_id == claim.image_id:
                 return f"image {other.image_id} is also claimed by EnsImage {other.namespace}/{other.name}"

@@ -138,8 +138,14 @@ async def conflict(
             "(setting adoption_namespaces): give this EnsImage a credentialsRef of its own"
         )
         return Verdict(State.STALLED, ADOPTION_NOT_ALLOWED, message)
+    # An image id belongs to one account: the same id in another account is that account using an
+    # image shared with it (observe-only there), which takes nothing from the owner's object.
     for other in sorted(claims.sharing_id(claim), key=Claim.rank):
-        if other.rank() < claim.rank() and _still(await refresh(other), other, id_=claim.image_id):
+        if (
+            other.rank() < claim.rank()
+            and await scope_of(other) == await scope_of(claim)
+            and _still(await refresh(other), other, id_=claim.image_id)
+        ):
             message = f"image {claim.image_id} is already managed by EnsImage {other.namespace}/{other.name}"
             return Verdict(State.STALLED, ALREADY_MANAGED, message)
     if adopting or claim.recorded:

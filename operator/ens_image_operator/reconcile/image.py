@@ -409,10 +409,12 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
         # Every pass asks ENS for this very image by deleting it again until ENS answers NotFound:
         # a listing may lag behind the account, and would call an image gone that is not.
         try:
-            if p.spec.shared_with is not None:
-                # Managed shares go first, so no account keeps a share of an image being deleted.
-                async for account in cloud.client.iter_share_accounts(image_id):
+            if p.spec.shared_with is not None and status.shared_with:
+                # Managed shares go first, so no account keeps a share of an image being deleted;
+                # recorded as done, so the passes after DeleteImage do not ask for a gone image.
+                for account in [account async for account in cloud.client.iter_share_accounts(image_id)]:
                     await cloud.client.unshare_image(image_id, account)
+                p.learnt.shared_with = []
             await cloud.client.delete_image(image_id)
         except NotFound:
             gone = "is deleted" if status.deletion_started_at else "was already gone"

@@ -88,6 +88,13 @@ async def test_an_owner_that_is_gone_by_now_does_not_block() -> None:
     assert await _verdict(second, _claims(first, second), ghosts=True) is None
 
 
+async def test_another_account_adopting_the_image_shared_with_it_is_fine() -> None:
+    owner = _body("golden", {"source": {}}, {"imageId": "m-1"}, created=EARLY)
+    consumer = _body("golden-here", {"imageId": "m-1"}, namespace="b", created=LATE)
+    scopes = {"a": "builder-account", "b": "edge-account"}
+    assert await _verdict(consumer, _claims(owner, consumer), scopes=scopes) is None
+
+
 async def test_two_imports_under_one_name_in_one_account_the_second_is_stalled() -> None:
     first = _body("web", {"source": {}}, created=EARLY)
     second = _body("web", {"source": {}}, namespace="b", created=LATE)

@@ -133,8 +133,24 @@ async def test_an_image_of_another_account_is_never_deleted(reconciler: Reconcil
 
 async def test_deleting_an_image_unshares_its_managed_shares_first(reconciler: Reconciler[Any, Any]) -> None:
     ens = FakeEns()
-    status = _imported(ens)
+    status = {**_imported(ens), "sharedWith": ["111"]}
     ens.shares[status["imageId"]] = {"111"}
     spec = {**IMPORT_SPEC, "sharedWith": ["111"]}
-    await reconciler.delete(view(spec, status, deleting=True), FakeObject(status), cloud_of(ens), NOW)
+    deletion = await reconciler.delete(
+        view(spec, status, deleting=True), FakeObject(status), cloud_of(ens), NOW
+    )
     assert ens.log.index("unshare:111") < ens.log.index("DeleteImage")
+    assert deletion.outcome is not None and deletion.outcome.status["sharedWith"] == []
+
+
+async def test_the_passes_after_delete_image_ask_nothing_of_the_gone_image_but_delete_image(
+    reconciler: Reconciler[Any, Any],
+) -> None:
+    ens = FakeEns()
+    status = {**_imported(ens), "sharedWith": [], "deletionStartedAt": "2026-01-01T12:00:00Z"}
+    del ens.images[status["imageId"]]  # the first pass's DeleteImage took effect
+    spec = {**IMPORT_SPEC, "sharedWith": ["111"]}
+    deletion = await reconciler.delete(
+        view(spec, status, deleting=True), FakeObject(status), cloud_of(ens), NOW
+    )
+    assert deletion.done and ens.log == ["DeleteImage"]
