@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from alibabacloud_ens20171110.client import Client
-from sdk_setup import KEY_ID, KEY_SECRET, v3_client
+from sdk_setup import KEY_ID, KEY_SECRET, OTHER_ACCOUNT_ID, OTHER_KEY_ID, OTHER_KEY_SECRET, v3_client
 
 from ens_image_kit.emulator import RunningEmulator, emulator_thread
 
@@ -30,3 +30,11 @@ def admin(emulator: RunningEmulator) -> Iterator[httpx.Client]:
 def v3(emulator: RunningEmulator) -> Client:
     """The current SDK (alibabacloud_ens20171110) with its default ACS3-HMAC-SHA256 signature."""
     return v3_client(emulator)
+
+
+@pytest.fixture
+def other(emulator: RunningEmulator, admin: httpx.Client) -> Client:
+    """The current SDK signed with a key of a second account, registered through the admin API."""
+    key = {"accessKeyId": OTHER_KEY_ID, "accessKeySecret": OTHER_KEY_SECRET, "accountId": OTHER_ACCOUNT_ID}
+    admin.post("/accounts", json=key).raise_for_status()
+    return v3_client(emulator, access_key_id=OTHER_KEY_ID, access_key_secret=OTHER_KEY_SECRET)

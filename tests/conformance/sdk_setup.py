@@ -17,6 +17,8 @@ from darabonba.request import DaraRequest
 from ens_image_kit.emulator import RunningEmulator
 
 KEY_ID, KEY_SECRET = "testid", "testsecret"
+# A second account, added through the admin API by the ``other`` fixture.
+OTHER_KEY_ID, OTHER_KEY_SECRET, OTHER_ACCOUNT_ID = "otherid", "othersecret", "2000000000000002"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 

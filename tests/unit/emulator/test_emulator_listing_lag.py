@@ -22,7 +22,10 @@ class FakeClock:
 
 
 def _ids(state: EmulatorState, **params: str) -> list[str]:
-    return [image["ImageId"] for image in describe_self_images(state, params)["Images"]["Image"]]
+    return [
+        image["ImageId"]
+        for image in describe_self_images(state, params, state.default_account_id)["Images"]["Image"]
+    ]
 
 
 def test_a_new_image_is_not_listed_until_the_lag_is_over() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from ens_image_kit.emulator.images import EXPORT_STATUSES, Image
 from ens_image_kit.emulator.state import EmulatorState
 
 PREFIX = "/_emulator"
+_ACCOUNT_ID = re.compile(r"[0-9]{1,20}")
 
 
 def _reply(body: Any, status: int = 200) -> web.Response:
@@ -44,6 +46,8 @@ def image_view(image: Image, now: float) -> dict[str, Any]:
         "StatusChangedAt": image.status_changed_at,
         "DeletedAt": None if image.deleted_at is None else iso_time(image.deleted_at),
         "Disks": [{"bucket": d.bucket, "object": d.object, "region": d.region} for d in image.disks],
+        "Owner": image.owner,
+        "SharedWith": list(image.shared_with),
     }
 
 
@@ -127,11 +131,37 @@ def add_admin_routes(
         calls.clear()
         return _reply({})
 
+    def accounts_view() -> dict[str, Any]:
+        # Secrets are never shown: only which account each long-term key acts for.
+        return {
+            "defaultAccountId": state.default_account_id,
+            "keys": [
+                {"accessKeyId": key_id, "accountId": state.account_of(key_id)}
+                for key_id in sorted(state.keys)
+            ],
+        }
+
+    async def get_accounts(_: web.Request) -> web.Response:
+        return _reply(accounts_view())
+
+    async def add_account_key(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        fields = ("accessKeyId", "accessKeySecret", "accountId")
+        if not isinstance(body, dict) or not all(isinstance(body.get(f), str) and body[f] for f in fields):
+            raise _bad_request('expected {"accessKeyId", "accessKeySecret", "accountId": "<digits>"}')
+        if not _ACCOUNT_ID.fullmatch(body["accountId"]):
+            raise _bad_request("accountId must be 1 to 20 digits")
+        if body["accessKeyId"] in state.sts:
+            raise _bad_request("that key id is an STS key")
+        state.add_account_key(body["accessKeyId"], body["accessKeySecret"], body["accountId"])
+        return _reply(accounts_view())
+
     def config_view() -> dict[str, Any]:
         return {
             "stepSeconds": state.step_seconds,
             "stsDurationSeconds": state.sts_duration_override,
             "listingLagSeconds": state.listing_lag,
+            "defaultAccountId": state.default_account_id,
         }
 
     async def get_config(_: web.Request) -> web.Response:
@@ -155,6 +185,11 @@ def add_admin_routes(
                 raise ValueError("listingLagSeconds must not be negative")
             if lag is not None:
                 state.set_listing_lag(float(lag))
+            if "defaultAccountId" in body:
+                account_id = str(body["defaultAccountId"])
+                if not _ACCOUNT_ID.fullmatch(account_id):
+                    raise ValueError("defaultAccountId must be 1 to 20 digits")
+                state.set_default_account(account_id)
             if "seed" in body:
                 faults.seed(None if body["seed"] is None else int(body["seed"]))
         except (TypeError, ValueError) as error:
@@ -179,6 +214,8 @@ def add_admin_routes(
     app.router.add_get(f"{PREFIX}/calls", get_calls)
     app.router.add_delete(f"{PREFIX}/calls", clear_calls)
     app.router.add_get(f"{PREFIX}/calls/log", get_call_log)
+    app.router.add_get(f"{PREFIX}/accounts", get_accounts)
+    app.router.add_post(f"{PREFIX}/accounts", add_account_key)
     app.router.add_get(f"{PREFIX}/config", get_config)
     app.router.add_post(f"{PREFIX}/config", set_config)
     app.router.add_post(f"{PREFIX}/reset", reset)

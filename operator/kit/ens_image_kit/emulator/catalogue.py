@@ -56,3 +56,8 @@ def public_images(os_type: str | None) -> list[dict[str, Any]]:
         for image_id, os_name, kind, version, size in _PUBLIC
         if wanted is None or kind == wanted
     ]
+
+
+def is_public_image(image_id: str) -> bool:
+    """Whether the id is one of the catalogue's public images (which cannot be shared)."""
+    return any(image_id == public_id for public_id, *_ in _PUBLIC)

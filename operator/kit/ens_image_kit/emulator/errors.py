@@ -32,3 +32,19 @@ def invalid_parameter(name: str, why: str) -> ApiError:
 def image_not_found(image_id: str) -> ApiError:
     """No live image has this id (404, as Alibaba's ``*.NotFound`` codes usually are)."""
     return ApiError("ImageId.NotFound", f"The specified image {image_id} does not exist.", status=404)
+
+
+def no_permission() -> ApiError:
+    """The caller may not act on this resource, e.g. an image only shared with it (documented ENS code)."""
+    return ApiError("NoPermission", "Permission denied.")
+
+
+def invalid_field(name: str, why: str) -> ApiError:
+    """``InvalidParameter.<Name>`` worded as the ENS image-sharing pages document it."""
+    message = f"The specified field {name} invalid. Please check it again. {why}"
+    return ApiError(f"InvalidParameter.{name}", message)
+
+
+def invalid_request(why: str) -> ApiError:
+    """The bare ``InvalidParameter`` the ENS image-sharing pages document: "The errorMessage is %s."."""
+    return ApiError("InvalidParameter", f"The errorMessage is {why}. Please check it again.")

@@ -64,6 +64,10 @@ class Image:
     export_prefix: str = ""
     export_role: str = ""
     deleted_at: float | None = None
+    # The account that imported the image ("" in state files older than accounts: the default one).
+    owner: str = ""
+    # Accounts the owner shares the image with, in the order they were added.
+    shared_with: list[str] = field(default_factory=list)
 
     def phase_index(self, now: float) -> int:
         """Index into PROGRESSION the clock has reached (may run past the end)."""
@@ -123,6 +127,10 @@ class Image:
         self.export_step = step
         self.export_failed = False
         self.status_changed_at = now
+
+    def visible_to(self, account: str) -> bool:
+        """Whether ``account`` sees the image: it owns it or it is shared with it."""
+        return account == self.owner or account in self.shared_with
 
     def export_url(self) -> str:
         """Where the exported qcow2 lands in OSS."""

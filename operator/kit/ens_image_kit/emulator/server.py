@@ -20,7 +20,7 @@ from ens_image_kit.emulator.authentication import IncomingRequest, authenticate
 from ens_image_kit.emulator.calls import CallRecorder
 from ens_image_kit.emulator.errors import ApiError
 from ens_image_kit.emulator.faults import FaultInjector, FaultRule
-from ens_image_kit.emulator.state import EmulatorState, StsCredential
+from ens_image_kit.emulator.state import DEFAULT_ACCOUNT_ID, EmulatorState, StsCredential
 from ens_image_kit.emulator.store import SqliteStore
 from ens_image_kit.emulator.sts import STS_VERSION, assume_role_with_oidc
 
@@ -109,7 +109,8 @@ def _operation(
     version = incoming.header("x-acs-version") or params.get("Version") or ENS_VERSION
     if version != ENS_VERSION:
         raise ApiError("InvalidVersion", f"Specified parameter Version is not valid; expected {ENS_VERSION}.")
-    return (lambda: handler(state, params)), key_id
+    account = state.account_of(key_id)
+    return (lambda: handler(state, params, account)), key_id
 
 
 async def _dispatch(
@@ -206,11 +207,21 @@ async def run_emulator(
     sts_keys: Mapping[str, StsCredential] | None = None,
     seed: int | None = None,
     listing_lag: float | None = None,
+    accounts: Mapping[str, str] | None = None,
+    default_account_id: str = DEFAULT_ACCOUNT_ID,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve the emulator for the duration of the block; port 0 picks a free port."""
+    """Serve the emulator for the duration of the block; port 0 picks a free port.
+
+    ``accounts`` maps access key ids to the account they act for; others act for ``default_account_id``.
+    """
     store = SqliteStore(state_file) if state_file is not None else None
     state = EmulatorState(
-        keys=DEFAULT_KEYS if keys is None else keys, step_seconds=step_seconds, sts_keys=sts_keys, store=store
+        keys=DEFAULT_KEYS if keys is None else keys,
+        step_seconds=step_seconds,
+        sts_keys=sts_keys,
+        store=store,
+        accounts=accounts,
+        default_account_id=default_account_id,
     )
     if listing_lag is not None:
         state.set_listing_lag(listing_lag)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ens_image_kit.emulator.errors import image_not_found
+from ens_image_kit.emulator.errors import image_not_found, no_permission
 from ens_image_kit.emulator.images import PACK_FAILED, UPLOAD_FAILED, DiskSource, Image
 from ens_image_kit.emulator.store import SqliteStore
 
@@ -28,6 +28,8 @@ IMPORT_ATTRIBUTES = frozenset(
     }
 )
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+# The account every key acts for unless mapped to another one (16 digits, like an Alibaba Cloud UID).
+DEFAULT_ACCOUNT_ID = "1000000000000001"
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,13 @@ class EmulatorState:
         sts_keys: Mapping[str, StsCredential] | None = None,
         store: SqliteStore | None = None,
         clock: Callable[[], float] = time.time,
+        accounts: Mapping[str, str] | None = None,
+        default_account_id: str = DEFAULT_ACCOUNT_ID,
     ) -> None:
         self.keys = dict(keys)
+        # Access key id -> account id, for keys that do not act for the default account.
+        self.accounts: dict[str, str] = dict(accounts or {})
+        self.default_account_id = default_account_id
         self.clock = clock
         self.store = store
         self.step_seconds = step_seconds
@@ -73,10 +80,15 @@ class EmulatorState:
 
     # --- persistence -----------------------------------------------------------------------
     def _load(self, store: SqliteStore) -> None:
+        settings = store.load_settings()
+        self.default_account_id = str(settings.get("defaultAccountId", self.default_account_id))
+        for key_id, entry in settings.get("accountKeys", {}).items():
+            self.keys.setdefault(key_id, entry["secret"])
+            self.accounts.setdefault(key_id, entry["accountId"])
         for image in store.load_images():
+            image.owner = image.owner or self.default_account_id
             self.images[image.image_id] = image
             self._seq = max(self._seq, image.seq)
-        settings = store.load_settings()
         self.step_seconds = float(settings.get("stepSeconds", self.step_seconds))
         override = settings.get("stsDurationSeconds")
         self.sts_duration_override = None if override is None else float(override)
@@ -99,6 +111,15 @@ class EmulatorState:
         self.store.put_setting("listingLagSeconds", self.listing_lag)
         self.store.put_setting("missingBuckets", sorted(self.missing_buckets))
         self.store.put_setting("missingObjects", sorted(self.missing_objects))
+        self.store.put_setting("defaultAccountId", self.default_account_id)
+        self.store.put_setting(
+            "accountKeys",
+            {
+                key_id: {"secret": self.keys[key_id], "accountId": account_id}
+                for key_id, account_id in self.accounts.items()
+                if key_id in self.keys
+            },
+        )
         self.store.put_setting(
             "sts",
             {
@@ -132,11 +153,36 @@ class EmulatorState:
         self.listing_lag = seconds
         self._save_settings()
 
+    # --- accounts --------------------------------------------------------------------------
+    def account_of(self, key_id: str | None) -> str:
+        """The account a key acts for: its mapped account, else the default one (STS keys too)."""
+        if key_id is None:
+            return self.default_account_id
+        return self.accounts.get(key_id, self.default_account_id)
+
+    def add_account_key(self, key_id: str, secret: str, account_id: str) -> None:
+        """Accept a long-term key that acts for ``account_id`` (replaces a key of the same id)."""
+        self.keys[key_id] = secret
+        self.accounts[key_id] = account_id
+        self._save_settings()
+
+    def set_default_account(self, account_id: str) -> None:
+        """The account unmapped keys act for from now on; existing images keep their owner."""
+        self.default_account_id = account_id
+        self._save_settings()
+
     # --- images ----------------------------------------------------------------------------
-    def listed_images(self) -> list[Image]:
-        """Live images DescribeSelfImages shows: those older than the listing lag, newest first."""
+    def listed_images(self, account: str | None = None) -> list[Image]:
+        """Live images DescribeSelfImages shows: older than the listing lag, newest first.
+
+        With ``account``, only the images it owns or that are shared with it.
+        """
         horizon = self.now() - self.listing_lag
-        return [image for image in self.live_images() if image.created_at <= horizon]
+        return [
+            image
+            for image in self.live_images()
+            if image.created_at <= horizon and (account is None or image.visible_to(account))
+        ]
 
     def live_images(self) -> list[Image]:
         """Images not deleted, newest first."""
@@ -150,8 +196,31 @@ class EmulatorState:
             raise image_not_found(image_id)
         return image
 
-    def create_image(self, image_name: str, disks: list[DiskSource], **attributes: str) -> Image:
-        """Start importing a new image; it begins in Creating.
+    def find_visible(self, image_id: str, account: str) -> Image | None:
+        """The live image with this id if ``account`` owns it or it is shared with it."""
+        image = self.images.get(image_id)
+        if image is None or image.deleted_at is not None or not image.visible_to(account):
+            return None
+        return image
+
+    def get_visible(self, image_id: str, account: str) -> Image:
+        """Like ``find_visible``, but ImageId.NotFound when the account cannot see the image."""
+        image = self.find_visible(image_id, account)
+        if image is None:
+            raise image_not_found(image_id)
+        return image
+
+    def get_owned(self, image_id: str, account: str) -> Image:
+        """The account's own live image: ImageId.NotFound if unseen, NoPermission if only shared."""
+        image = self.get_visible(image_id, account)
+        if image.owner != account:
+            raise no_permission()
+        return image
+
+    def create_image(
+        self, image_name: str, disks: list[DiskSource], owner: str | None = None, **attributes: str
+    ) -> Image:
+        """Start importing a new image for ``owner`` (default account if None); it begins in Creating.
 
         ``attributes`` are any of IMPORT_ATTRIBUTES, as text.
         """
@@ -165,6 +234,7 @@ class EmulatorState:
             step_seconds=self.step_seconds,
             phase_since=now,
             disks=disks,
+            owner=owner or self.default_account_id,
         )
         for name, value in attributes.items():
             if name not in IMPORT_ATTRIBUTES:
@@ -176,8 +246,19 @@ class EmulatorState:
         return image
 
     def delete_image(self, image: Image) -> None:
-        """Delete: the image disappears from the API but stays visible to the admin API."""
+        """Delete: the image disappears from the API, for the accounts it was shared with too.
+
+        It stays visible to the admin API, its share list kept as it was.
+        """
         image.deleted_at = self.now()
+        self.save(image)
+
+    def change_sharing(self, image: Image, add: list[str], remove: list[str]) -> None:
+        """Share ``image`` with the ``add`` accounts (again is a no-op), then stop sharing with ``remove``."""
+        for account in add:
+            if account not in image.shared_with:
+                image.shared_with.append(account)
+        image.shared_with = [account for account in image.shared_with if account not in remove]
         self.save(image)
 
     # --- declared-missing OSS objects ------------------------------------------------------

@@ -6,7 +6,12 @@ import json
 import re
 from collections.abc import Mapping
 
-from ens_image_kit.emulator.errors import ApiError, invalid_parameter, missing_parameter
+from ens_image_kit.emulator.errors import (
+    ApiError,
+    invalid_field,
+    invalid_parameter,
+    missing_parameter,
+)
 from ens_image_kit.emulator.images import DiskSource
 
 # Starts with a letter or a CJK ideograph; then letters, digits, CJK, ':', '_' or '-'.
@@ -14,6 +19,8 @@ _IMAGE_NAME = re.compile(r"[A-Za-z\u4e00-\u9fff][A-Za-z0-9\u4e00-\u9fff:_-]{1,12
 _OSS_PREFIX = re.compile(r"[A-Za-z0-9]{1,30}")
 MAX_DISKS = 4
 MAX_PAGE_SIZE = 50
+MAX_SHARE_PAGE_SIZE = 100
+_ACCOUNT_ID = re.compile(r"[0-9]{1,20}")
 
 IMPORT_CHOICES: dict[str, tuple[str, ...]] = {
     "Architecture": ("x86_64",),
@@ -92,13 +99,38 @@ def check_oss_prefix(prefix: str) -> str:
     return prefix
 
 
-def page(params: Mapping[str, str]) -> tuple[int, int]:
-    """PageNumber (default 1) and PageSize (default 10, at most 50)."""
+def page(params: Mapping[str, str], max_size: int = MAX_PAGE_SIZE) -> tuple[int, int]:
+    """PageNumber (default 1) and PageSize (default 10, at most ``max_size``)."""
     number = _positive_int(params, "PageNumber", 1)
     size = _positive_int(params, "PageSize", 10)
-    if size > MAX_PAGE_SIZE:
-        raise invalid_parameter("PageSize", f"at most {MAX_PAGE_SIZE}.")
+    if size > max_size:
+        raise invalid_parameter("PageSize", f"at most {max_size}.")
     return number, size
+
+
+def account_ids(params: Mapping[str, str], name: str) -> list[str]:
+    """A comma-separated list of account ids (digits only), without repeats; [] when not sent."""
+    raw = params.get(name, "")
+    if not raw:
+        return []
+    accounts: list[str] = []
+    for item in raw.split(","):
+        account = item.strip()
+        if not _ACCOUNT_ID.fullmatch(account):
+            raise invalid_field(name, f"{account!r} is not an Alibaba Cloud account id (digits only).")
+        if account not in accounts:
+            accounts.append(account)
+    return accounts
+
+
+def optional_account_id(params: Mapping[str, str], name: str) -> str | None:
+    """One account id (an integer on the wire, e.g. DescribeImageSharePermission's AliyunId)."""
+    raw = params.get(name, "")
+    if not raw:
+        return None
+    if not _ACCOUNT_ID.fullmatch(raw):
+        raise invalid_field(name, f"{raw!r} is not an Alibaba Cloud account id (digits only).")
+    return raw
 
 
 def _positive_int(params: Mapping[str, str], name: str, default: int) -> int:
