@@ -39,6 +39,13 @@ KUBE_WRITES = Counter(
     ["what"],
     registry=REGISTRY,
 )
+ENS_RATE_LIMIT = Gauge(
+    "ens_operator_ens_rate_limit",
+    "Current client-side rate limit of an ENS action (calls/s), per credentials scope (operator or "
+    "secret-<n>, in the order first used); below the configured rate after ENS throttled the action.",
+    ["action", "scope"],
+    registry=REGISTRY,
+)
 ACTIVE = Gauge(
     "ens_operator_active",
     "1 while this replica may call ENS and write status (peering: the active replica), else 0.",
@@ -50,6 +57,11 @@ def record_call(action: str, code: str, seconds: float) -> None:
     """The EnsClient ``on_call`` hook: one attempt of one action."""
     ENS_CALLS.labels(action=action, code=code).inc()
     ENS_LATENCY.labels(action=action).observe(seconds)
+
+
+def record_rate(scope: str, action: str, rate: float) -> None:
+    """The RateLimiter ``on_rate`` hook: ``action`` now runs at ``rate`` calls/s in ``scope``."""
+    ENS_RATE_LIMIT.labels(action=action, scope=scope).set(rate)
 
 
 def record_error(kind: str, reason: str) -> None:

@@ -5,6 +5,7 @@ Every field maps one to one onto a Helm value (see the README's configuration ta
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -12,6 +13,26 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_ENDPOINT = "https://ens.aliyuncs.com"
 DEFAULT_STS_ENDPOINT = "https://sts.aliyuncs.com"
+
+
+def parse_rate_limits(text: str) -> dict[str, float]:
+    """``{"Action": rate}`` (JSON) or ``Action=rate,Action=calls/seconds`` as a dict of calls/s."""
+    text = text.strip()
+    if text.startswith("{"):
+        parsed = json.loads(text)
+        if not isinstance(parsed, dict):
+            raise ValueError("rate_limits must be a JSON object of action names to rates")
+        return {str(action): float(rate) for action, rate in parsed.items()}
+    rates: dict[str, float] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        action, equals, rate = part.partition("=")
+        if not equals or not action.strip():
+            raise ValueError(f"rate_limits entry {part!r} is not Action=rate")
+        calls, slash, seconds = rate.partition("/")
+        if slash and not float(seconds) > 0:
+            raise ValueError(f"rate_limits entry {part!r} needs a positive number of seconds")
+        rates[action.strip()] = float(calls) / float(seconds) if slash else float(calls)
+    return rates
 
 
 class Settings(BaseSettings):
@@ -24,7 +45,14 @@ class Settings(BaseSettings):
     sts_endpoint: str = Field(
         DEFAULT_STS_ENDPOINT, description="STS endpoint used for RRSA (AssumeRoleWithOIDC)."
     )
-    qps: float = Field(10.0, gt=0, description="Client-wide ENS request rate limit (requests/s).")
+    qps: float = Field(
+        10.0, gt=0, description="ENS calls/s of each action without its own rate, per credentials scope."
+    )
+    rate_limits: Annotated[dict[str, float], NoDecode] = Field(
+        default={},
+        description="Per-action ENS rates (calls/s) over the documented defaults, per credentials "
+        'scope: JSON {"ImportImage": 5} or ImportImage=5,DeleteImage=1/60 (calls/seconds).',
+    )
     request_timeout: float = Field(10.0, gt=0, description="Timeout of one ENS HTTP request (s).")
     max_attempts: int = Field(5, ge=1, description="Attempts per ENS call, first try included.")
     retry_deadline: float = Field(60.0, gt=0, description="Total time budget of one ENS call (s).")
@@ -83,6 +111,21 @@ class Settings(BaseSettings):
         description="How long a replica's peering record lives without renewal (s): the failover time "
         "after a replica dies without saying goodbye.",
     )
+
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_rate_limits(value)
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _positive_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for action, rate in value.items():
+            if not action or not rate > 0:
+                raise ValueError(f"the rate of {action or 'an unnamed action'} must be positive")
+        return value
 
     @field_validator("namespaces", "adoption_namespaces", mode="before")
     @classmethod

@@ -165,6 +165,14 @@ def test_settings_accept_the_rendered_environment(tools: Toolset, monkeypatch: p
     assert settings.import_timeout == 10800.0
 
 
+def test_rate_limits_map_reaches_the_settings_as_json(
+    tools: Toolset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = container_env(tools.template({"operator": {"rateLimits": {"ImportImage": 5, "DeleteImage": 0.5}}}))
+    monkeypatch.setenv("ENS_OPERATOR_RATE_LIMITS", env["ENS_OPERATOR_RATE_LIMITS"])
+    assert Settings().rate_limits == {"ImportImage": 5.0, "DeleteImage": 0.5}
+
+
 def test_namespace_scope_grants_a_role_in_each_watched_namespace_only(tools: Toolset) -> None:
     docs = tools.template(VALUE_SETS["namespace-scope"])
     assert sorted(role["metadata"]["namespace"] for role in of_kind(docs, "Role")) == ["team-a", "team-b"]

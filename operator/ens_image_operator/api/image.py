@@ -23,7 +23,9 @@ IMAGE_NAME_PATTERN = "^[a-zA-Z\u4e00-\u9fa5][a-zA-Z0-9\u4e00-\u9fa5:_-]{1,127}$"
 OSType = Literal["linux", "windows"]
 
 # An Alibaba Cloud account id: digits only.
-AccountId = Annotated[str, Field(pattern="^[0-9]{1,32}$", min_length=1, max_length=32)]
+AccountId = Annotated[
+    str, Field(pattern="^[0-9]{1,32}$", min_length=1, max_length=32, description="An Alibaba Cloud account id.")
+]
 # ENS documents no limit for one image's share list; this is ECS's (10 accounts per custom image).
 MAX_SHARED_ACCOUNTS = 10
 
@@ -171,7 +173,7 @@ class EnsImageStatus(ApiModel):
         description="Who owns the image in ENS (ImageOwnerAlias): self, or others for an image another "
         "account shares with this one (observed only: never deleted or shared onward).",
     )
-    shared_with: list[str] | None = Field(
+    shared_with: list[AccountId] | None = Field(
         None, description="The accounts the image is shared with, while spec.sharedWith manages them."
     )
     observed_generation: int | None = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -20,8 +21,8 @@ from ens_image_operator.controllers.runtime import Runtime
 from ens_image_operator.credentials_scope import CredentialScopes
 from ens_image_operator.ens.client import EnsClient
 from ens_image_operator.ens.credentials import CredentialsProvider, default_chain
-from ens_image_operator.ens.ratelimit import RateLimiter
-from ens_image_operator.metrics import record_call, serve
+from ens_image_operator.ens.ratelimit import DOCUMENTED_RATES, RateLimiter
+from ens_image_operator.metrics import record_call, record_rate, serve
 from ens_image_operator.reconcile.catalog import CatalogDriver
 from ens_image_operator.reconcile.export import ExportDriver
 from ens_image_operator.reconcile.image import ImageDriver
@@ -33,14 +34,27 @@ log = logging.getLogger(__name__)
 
 
 def build_runtime(settings: Settings, kube: KubeApi, gate: PeeringGate | None = None) -> Runtime:
-    """The process-wide state: one rate limiter shared by every ENS client."""
-    limiter = RateLimiter(qps=settings.qps, burst=max(1, int(settings.qps)))
+    """The process-wide state: one set of per-action rate limiters per credentials scope."""
+    operator_credentials = default_chain(settings.sts_endpoint)
+    rates = {**DOCUMENTED_RATES, **settings.rate_limits}
+    # A scope's two clients (retrying and once) get the same provider object: key on it, keeping it
+    # alive like the scope does. Metrics name scopes "operator" or "secret-<n>", never by key id.
+    limiters: dict[int, tuple[CredentialsProvider, RateLimiter]] = {}
+    secrets = itertools.count(1)
+
+    def limiter_for(credentials: CredentialsProvider) -> RateLimiter:
+        found = limiters.get(id(credentials))
+        if found is None:
+            scope = "operator" if credentials is operator_credentials else f"secret-{next(secrets)}"
+            found = (credentials, RateLimiter(settings.qps, rates=rates, scope=scope, on_rate=record_rate))
+            limiters[id(credentials)] = found
+        return found[1]
 
     def make_client(credentials: CredentialsProvider, retrying: bool) -> EnsClient:
         return EnsClient(
             credentials,
             endpoint=settings.endpoint,
-            limiter=limiter,
+            limiter=limiter_for(credentials),
             timeout=settings.request_timeout,
             max_attempts=settings.max_attempts if retrying else 1,
             retry_deadline=settings.retry_deadline,
@@ -51,7 +65,7 @@ def build_runtime(settings: Settings, kube: KubeApi, gate: PeeringGate | None = 
     scopes = CredentialScopes(
         kube.read_secret,
         make_client,
-        default_chain(settings.sts_endpoint),
+        operator_credentials,
         default_secret_name=settings.default_secret_name,
         # Just under one poll period: every pass of a scheduler cycle shares one listing.
         snapshot_max_age=settings.fast_poll_interval * 0.9,

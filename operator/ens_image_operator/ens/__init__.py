@@ -2,5 +2,5 @@
 
 ``client.EnsClient`` (one typed method per operation, retries, throttling), ``auth`` (ACS3-HMAC-SHA256),
 ``credentials`` (Secret, environment, RRSA), ``errors`` (what to do about a failure), ``models`` (wire
-names), ``ratelimit`` (one token bucket per process), ``transport`` (aiohttp under httpx).
+names), ``ratelimit`` (a token bucket per action per credentials scope), ``transport`` (aiohttp under httpx).
 """

@@ -34,7 +34,7 @@ from ens_image_operator.ens.models import (
     ShareAccount,
     SharePermissionPage,
 )
-from ens_image_operator.ens.ratelimit import RateLimiter
+from ens_image_operator.ens.ratelimit import DOCUMENTED_RATES, RateLimiter
 from ens_image_operator.ens.transport import AiohttpTransport
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,9 @@ class EnsClient:
         if "://" not in endpoint:
             endpoint = f"https://{endpoint}"
         self.endpoint = endpoint.rstrip("/")
-        # Without a limiter from the caller this client limits only itself; share one across the
-        # process so that a throttle slows every caller.
-        self.limiter = limiter or RateLimiter(qps=10.0, burst=10)
+        # Without a limiter from the caller this client limits only itself; share one per credentials
+        # scope so that a throttle slows every caller of that action in that account.
+        self.limiter = limiter or RateLimiter(qps=10.0, rates=DOCUMENTED_RATES)
         self.max_attempts = max(1, max_attempts)
         self.retry_deadline = retry_deadline
         self.timeout = timeout
@@ -184,7 +184,7 @@ class EnsClient:
         last_error: EnsError | None = None
         while True:
             attempt += 1
-            await self.limiter.acquire()
+            await self.limiter.acquire(action)
             begun = self._clock()
             remaining = self.retry_deadline - (begun - started)
             if last_error is not None and remaining <= 0:
@@ -196,7 +196,7 @@ class EnsClient:
                 self._record(action, error.code, self._clock() - begun)
                 delay = error.retry_after if error.retry_after is not None else self._backoff(attempt)
                 if isinstance(error, Throttled):
-                    self.limiter.penalize(delay)
+                    self.limiter.penalize(delay, action)
                 if not error.retryable or attempt >= self.max_attempts:
                     raise
                 if error.maybe_applied and not idempotent:

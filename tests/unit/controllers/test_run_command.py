@@ -39,3 +39,8 @@ def test_derived_priorities_are_stable_and_differ_between_hosts() -> None:
     assert run.derived_priority("pod-a") == run.derived_priority("pod-a")
     assert run.derived_priority("pod-a") != run.derived_priority("pod-b")
     assert run.derived_priority("pod-a") > 0
+
+
+def test_rate_limits_flag_takes_action_rates() -> None:
+    settings = run.settings_from(_parse("--rate-limits", "ImportImage=5,DeleteImage=1/60"))
+    assert settings.rate_limits == {"ImportImage": 5.0, "DeleteImage": pytest.approx(1 / 60)}

@@ -260,6 +260,22 @@ async def test_a_throttled_answer_slows_other_callers_too() -> None:
 
 
 @pytest.mark.looptime
+async def test_a_throttled_action_slows_that_action_only() -> None:
+    shared = RateLimiter(qps=10)
+    throttled = Recorder(error(400, "Throttling.User", {"x-acs-retry-after": "4000"}), ok(Code=0))
+    other = Recorder(ok(TotalCount=0, Images={"Image": []}))
+    async with client(throttled, limiter=shared) as first, client(other, limiter=shared) as second:
+        start = now()
+        slow = asyncio.create_task(first.delete_image("m-1"))
+        await asyncio.sleep(0.1)  # DeleteImage has been throttled by now
+        await second.describe_self_images()
+        assert other.times[0] - start < 0.5
+        assert shared.rate("DescribeSelfImages") == 10
+        assert shared.rate("DeleteImage") < 10
+        await slow
+
+
+@pytest.mark.looptime
 async def test_throttling_without_retry_after_still_backs_off_and_raises_throttled() -> None:
     rec = Recorder(error(400, "Throttling.Api"))
     async with client(rec, max_attempts=2) as ens:
