@@ -7,6 +7,7 @@ follow are that benchmark's own (``python -m bench p1 --n 10,100,1000``).
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 import time
 
@@ -20,6 +21,8 @@ BENCHMARKS = {
 
 
 def main(argv: list[str]) -> int:
+    # SIGTERM stops a benchmark as Ctrl-C does: its stack's context closes every child process.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
         print("benchmarks: " + ", ".join(f"{name} ({module})" for name, module in BENCHMARKS.items()))

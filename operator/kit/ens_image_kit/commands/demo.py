@@ -158,6 +158,8 @@ def watch_until_ready(api: k8s.ApiClient, expected: int, timeout: float, console
 
 
 def main(args: argparse.Namespace) -> int:
+    # SIGTERM stops the demo as Ctrl-C does: the stack's context closes every child process.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     console = Console() if Console().is_terminal else Console(width=140)
     examples = args.examples or find_examples()
     objects = load_objects(examples)
