@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -44,7 +45,5 @@ def test_sigterm_stops_every_child_process(name: str, tmp_path: Path) -> None:
         assert alive == [], f"left running after SIGTERM: {[child.cmdline() for child in alive]}"
     finally:
         for leftover in [process, *children]:  # a failed run must not leave its stack running
-            try:
+            with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
                 leftover.kill()
-            except (ProcessLookupError, psutil.NoSuchProcess):
-                pass
