@@ -9,6 +9,16 @@ if obj.status == nil or obj.status.conditions == nil then
   return hs
 end
 
+-- Paused by the user (ens.image-operator.io/paused): the operator makes no call and acts on no
+-- new spec until the annotation goes.
+for _, condition in ipairs(obj.status.conditions) do
+  if condition.type == "Reconciling" and condition.reason == "Paused" then
+    hs.status = "Suspended"
+    hs.message = condition.message or "Paused"
+    return hs
+  end
+end
+
 -- Conditions written for an older spec say nothing about the current one.
 local generation = obj.metadata.generation
 local observed = obj.status.observedGeneration

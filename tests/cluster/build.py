@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +106,7 @@ def ensure_binaries(version: str, progress: Progress = print) -> Binaries:
         )
     where = cache_dir(version)
     where.mkdir(parents=True, exist_ok=True)
-    with _locked(where / ".lock"):
+    with locked(where / ".lock"):
         kubectl = find_kubectl(version)
         targets = [
             ("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"),
@@ -125,7 +125,7 @@ def ensure_binaries(version: str, progress: Progress = print) -> Binaries:
         for name, package in targets:
             if name in missing:
                 module = ETCD_WRAPPER if name == "etcd" else _k8s_wrapper(version, where, log)
-                _go_build(module, package, where / name, version, log)
+                go_build(module, package, where / name, version, log)
         return _binaries(version, kubectl or where / "kubectl")
 
 
@@ -171,8 +171,8 @@ def _client_minor(kubectl: Path) -> int | None:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One build per version at a time, across processes."""
+def locked(path: Path) -> Iterator[None]:
+    """One build per cache directory at a time, across processes."""
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -217,9 +217,12 @@ def wrapper_go_mod(version: str) -> str:
     )
 
 
-def _go_build(module: Path, package: str, output: Path, version: str, log: Path) -> None:
+def go_build(
+    module: Path, package: str, output: Path, version: str, log: Path, stamps: Sequence[str] = ()
+) -> None:
+    """``go build`` one package of a wrapper module into ``output`` (``stamps``: extra ``-X`` flags)."""
     major, minor, _ = version.split(".")
-    flags = ["-s", "-w"]
+    flags = ["-s", "-w", *(f"-X {stamp}" for stamp in stamps)]
     if package.startswith("k8s.io/"):
         # What `make` in k/k stamps in, so `--version` and the server's /version tell the truth.
         for var in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
@@ -234,8 +237,13 @@ def _go_build(module: Path, package: str, output: Path, version: str, log: Path)
     partial.replace(output)
 
 
+def go_env() -> dict[str, str]:
+    """The environment every Go command here runs in: no cgo, and only the versions go.sum pins."""
+    return {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
+
+
 def _run(command: list[str], cwd: Path, log: Path, what: str) -> None:
-    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
+    env = go_env()
     if command[:3] == ["go", "mod", "tidy"]:
         env.pop("GOFLAGS")
     with log.open("a", encoding="utf-8") as out:

@@ -24,7 +24,8 @@ OSType = Literal["linux", "windows"]
 
 # An Alibaba Cloud account id: digits only.
 AccountId = Annotated[
-    str, Field(pattern="^[0-9]{1,32}$", min_length=1, max_length=32, description="An Alibaba Cloud account id.")
+    str,
+    Field(pattern="^[0-9]{1,32}$", min_length=1, max_length=32, description="An Alibaba Cloud account id."),
 ]
 # ENS documents no limit for one image's share list; this is ECS's (10 accounts per custom image).
 MAX_SHARED_ACCOUNTS = 10

@@ -87,8 +87,11 @@ def build(
             else rfc3339(now)
         )
         # The condition that carries the verdict says why; the others say which verdict holds.
+        observed = generation
         if verdict.state is State.PAUSED and kind == READY and old is not None:
+            # Ready keeps what was last known, for the generation it was known for.
             reason, message = str(old.get("reason", verdict.reason)), str(old.get("message", ""))
+            observed = old.get("observedGeneration")
         else:
             reason, message = verdict.reason, verdict.message
         condition: dict[str, Any] = {
@@ -98,8 +101,8 @@ def build(
             "message": message,
             "lastTransitionTime": transition,
         }
-        if generation is not None:
-            condition["observedGeneration"] = generation
+        if observed is not None:
+            condition["observedGeneration"] = observed
         result.append(condition)
     return result
 

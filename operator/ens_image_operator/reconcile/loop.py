@@ -66,7 +66,9 @@ def status_patch(view: ObjectView, outcome: Outcome, now: datetime) -> dict[str,
     patch["conditions"] = conditions.build(
         outcome.verdict, view.status.get("conditions"), generation=view.generation, now=now
     )
-    if view.generation is not None:
+    # A paused pass acts on nothing: the generation it saw is not observed (kstatus, Argo CD and
+    # kubectl wait would otherwise take the old state as the answer to a new spec).
+    if view.generation is not None and outcome.verdict.state is not State.PAUSED:
         patch["observedGeneration"] = view.generation
     return patch
 
