@@ -61,6 +61,10 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
         "podDisruptionBudget": {"enabled": True},
     },
+    "alerts-dashboard": {
+        "prometheusRule": {"enabled": True, "additionalLabels": {"release": "prometheus"}},
+        "grafanaDashboard": {"enabled": True},
+    },
 }
 
 

@@ -1,11 +1,17 @@
-"""Session fixtures of the chart tests: the helm/kubectl toolsets, installed once and cached."""
+"""Session fixtures of the chart tests: the helm/kubectl toolsets and promtool, installed once and cached."""
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from chart_tools import TOOLSETS, Toolset, install
+from tests.promtool.build import BuildError, ensure_promtool
+
+_PROMTOOL = pytest.StashKey[Path | tuple[str, str]]()
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +34,45 @@ def toolsets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Toolset]:
 def tools(request: pytest.FixtureRequest, toolsets: dict[str, Toolset]) -> Iterator[Toolset]:
     """Each test using this runs once with Helm 3 and once with Helm 4."""
     yield toolsets[request.param]
+
+
+def _announce(config: pytest.Config, line: str) -> None:
+    """One line on the terminal even while output is captured (a cold promtool build takes minutes)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if capture is None or reporter is None:
+        print(line)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
+
+
+def _uses_promtool(item: pytest.Item) -> bool:
+    return "promtool" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build promtool before the first test that needs it, so a cold build is not a test's timeout."""
+    if not session.config.option.collectonly and any(_uses_promtool(item) for item in session.items):
+        _promtool(session.config)
+
+
+def _promtool(config: pytest.Config) -> Path | tuple[str, str]:
+    """The promtool binary (built now if missing), or ("skip" | "fail", why)."""
+    if _PROMTOOL not in config.stash:
+        try:
+            config.stash[_PROMTOOL] = ensure_promtool(progress=functools.partial(_announce, config))
+        except BuildError as error:
+            # Without Go a developer may still run the other chart tests; CI must have promtool.
+            config.stash[_PROMTOOL] = ("fail" if os.environ.get("CI") == "true" else "skip", str(error))
+    return config.stash[_PROMTOOL]
+
+
+@pytest.fixture(scope="session")
+def promtool(request: pytest.FixtureRequest) -> Path:
+    """promtool built from its Go module (tests/promtool), cached under ~/.cache/ens-image-operator."""
+    found = _promtool(request.config)
+    if isinstance(found, tuple):
+        (pytest.fail if found[0] == "fail" else pytest.skip)(found[1])
+    assert isinstance(found, Path)
+    return found

@@ -16,7 +16,7 @@ from chart_tools import CHART, REPO, VALUE_SETS, Toolset
 from ens_image_operator.settings import Settings
 
 # Kinds that are not part of Kubernetes itself: their schemas come from CRDs, not from the API.
-CUSTOM_KINDS = {"ServiceMonitor", "ClusterKopfPeering", "KopfPeering"}
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "ClusterKopfPeering", "KopfPeering"}
 KUBERNETES_VERSIONS = ["1.31.0", "1.35.0"]
 # Settings fields configured outside the `operator:` block (watchNamespaces, peering.*).
 SETTINGS_OUTSIDE_OPERATOR_BLOCK = {

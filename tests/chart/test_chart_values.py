@@ -138,7 +138,7 @@ def leaf_values(values: dict[str, Any], prefix: str = "") -> Iterator[str]:
             yield name
 
 
-WHOLE_BLOCKS = {"resources", "livenessProbe", "readinessProbe"}
+WHOLE_BLOCKS = {"resources", "livenessProbe", "readinessProbe", "prometheusRule.alerts"}
 
 
 def test_install_guide_lists_every_value() -> None:
