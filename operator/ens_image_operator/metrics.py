@@ -33,6 +33,14 @@ RECONCILE_ERRORS = Counter(
     ["kind", "reason"],
     registry=REGISTRY,
 )
+RECONCILE_DURATION = Histogram(
+    "ens_operator_reconcile_duration_seconds",
+    "Duration of one reconcile pass (decision, ENS calls and status write), by kind; its count is the "
+    "number of passes.",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)
 KUBE_WRITES = Counter(
     "ens_operator_kube_writes_total",
     "Writes the operator's own passes sent to the Kubernetes API, by what was written (status, event).",

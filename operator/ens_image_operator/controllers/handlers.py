@@ -18,7 +18,7 @@ from ens_image_operator.controllers import connection, ownership, scheduler
 from ens_image_operator.controllers.index import ObjectIndex
 from ens_image_operator.controllers.kube import KubeError
 from ens_image_operator.controllers.runtime import KubeHandle, Runtime, utc_now
-from ens_image_operator.metrics import record_error
+from ens_image_operator.metrics import RECONCILE_DURATION, record_error
 from ens_image_operator.reconcile.conditions import State
 from ens_image_operator.reconcile.driver import Outcome
 from ens_image_operator.reconcile.loop import finish
@@ -161,17 +161,18 @@ async def run_pass(runtime: Runtime, kind: Kind, body: Mapping[str, Any], *, for
         async with runtime.passes:
             now = utc_now()
             reconciler = runtime.reconciler(kind)
-            try:
-                outcome = await reconciler.reconcile(view, handle, _cloud_factory(runtime, view), now)
-            except LostWrite as lost:
-                # Another writer came first, or the object is gone: nothing of this pass holds, and
-                # the next one starts from what is stored.
-                log.info("pass of %s/%s ended: %s", view.namespace, view.name, lost)
-                runtime.written.forget(view.uid)
-                return
-            if outcome is None:
-                return  # nothing due (a catalogue between refreshes)
-            await finish(view, handle, outcome, now)
+            with RECONCILE_DURATION.labels(kind=kind.kind).time():
+                try:
+                    outcome = await reconciler.reconcile(view, handle, _cloud_factory(runtime, view), now)
+                except LostWrite as lost:
+                    # Another writer came first, or the object is gone: nothing of this pass holds,
+                    # and the next one starts from what is stored.
+                    log.info("pass of %s/%s ended: %s", view.namespace, view.name, lost)
+                    runtime.written.forget(view.uid)
+                    return
+                if outcome is None:
+                    return  # nothing due (a catalogue between refreshes)
+                await finish(view, handle, outcome, now)
         _after_pass(runtime, kind, view, outcome)
 
 
