@@ -1,28 +1,64 @@
 """One shared, coalescing snapshot of an account's images per credentials scope.
 
-Every in-flight object's timer reads the snapshot instead of calling ENS itself: N objects polling
-together cost one paged listing (ceil(images / 50) calls) per refresh, not N calls. A read that
-arrives while a listing is running waits for that listing; a read of a snapshot younger than
+Every in-flight object's timer reads the snapshot instead of calling ENS itself. A read that
+arrives while a refresh is running waits for that refresh; a read of a snapshot younger than
 ``max_age`` is answered from memory.
+
+A refresh of the images snapshot is one of two kinds (P1b in docs/performance.md):
+
+- the full paged listing, ceil(account images / 50) calls, which shows every image;
+- targeted lookups, one DescribeSelfImages by ImageId per image the scheduler said is in flight
+  this cycle (:meth:`ScopeSnapshots.want`), a few at a time.
+
+Targeted lookups are chosen when they are fewer calls than the listing: with k images in flight in
+an account of A images a refresh costs min(k, ceil(A / 50)) calls, not ceil(A / 50). The account
+size comes from the last full listing, so the first refresh after start-up always lists, and a
+listing is made again every ``recount_after`` seconds to keep the size current. A targeted snapshot
+holds only the wanted ids: an id missing from it proves nothing, which every reader already
+assumes (absence is proven by a lookup made now, see ``reconcile/image.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+import math
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from typing import Generic, Protocol, TypeVar
 
+from ens_image_operator.ens.errors import NotFound
 from ens_image_operator.ens.models import ExportImageInfo, SelfImage
 
 T = TypeVar("T", SelfImage, ExportImageInfo)
+
+PAGE_SIZE = 50  # items per DescribeSelfImages page
+# Targeted lookups win while they are fewer calls than the listing's pages. Measured with
+# ``python -m bench p1b``: one lookup by id costs what one page costs (the same action, the same
+# rate limit), and the lookups run concurrently, so fewer calls is also the shorter refresh.
+SWITCH_RATIO = 1.0
+LOOKUP_CONCURRENCY = 8  # lookups in flight at once per refresh (the client's rate limit still applies)
+RECOUNT_AFTER = 600.0  # seconds: how old the account size may be before a listing counts it again
 
 
 def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
+def listing_calls(account_size: int) -> int:
+    """Calls of one full listing of an account of ``account_size`` images."""
+    return max(1, math.ceil(account_size / PAGE_SIZE))
+
+
+def prefers_lookups(wanted: int, account_size: int, ratio: float = SWITCH_RATIO) -> bool:
+    """Whether ``wanted`` lookups by id cost less than listing an account of ``account_size``."""
+    return wanted < ratio * listing_calls(account_size)
+
+
 class Listing(Generic[T]):
-    """A cached, coalesced ``{image_id: item}`` built from a paged listing."""
+    """A cached, coalesced ``{image_id: item}`` built from a paged listing or lookups by id.
+
+    ``covers`` of a snapshot: ``None`` when it came from the full listing (it shows every item),
+    else the ids it looked up (it shows those that exist, and nothing about any other id).
+    """
 
     def __init__(
         self,
@@ -30,53 +66,140 @@ class Listing(Generic[T]):
         *,
         max_age: float,
         clock: Callable[[], float] = _loop_time,
+        lookup: Callable[[str], AsyncIterator[T]] | None = None,
+        switch_ratio: float = SWITCH_RATIO,
+        concurrency: int = LOOKUP_CONCURRENCY,
+        recount_after: float = RECOUNT_AFTER,
     ) -> None:
         self._fetch: Callable[[], AsyncIterator[T]] = fetch
+        self._lookup: Callable[[str], AsyncIterator[T]] | None = lookup
         self.max_age = max_age
+        self.switch_ratio = switch_ratio
+        self.concurrency = concurrency
+        self.recount_after = recount_after
         self._clock = clock
         self._items: dict[str, T] | None = None
+        self._covers: frozenset[str] | None = None
         self._taken_at = float("-inf")
-        self._running: asyncio.Future[dict[str, T]] | None = None
+        # The last full listing, kept while targeted refreshes follow it: a reader that needs every
+        # item and allows an older snapshot (the drift check) reuses it instead of listing again.
+        self._full: dict[str, T] | None = None
+        self._full_at = float("-inf")
+        self._running: asyncio.Future[tuple[dict[str, T], frozenset[str] | None]] | None = None
         self._generation = 0
+        self._wanted: frozenset[str] | None = None  # None: every item
+        self.account_size: int | None = None  # items in the last full listing
+        self._counted_at = float("-inf")
         self.refreshes = 0
+        self.listings = 0
+        self.lookups = 0
+
+    def want(self, ids: Collection[str] | None) -> None:
+        """The ids the next reads need (``None``: every item); a refresh fetches no more than that."""
+        self._wanted = None if ids is None else frozenset(ids)
+
+    @property
+    def wanted(self) -> frozenset[str] | None:
+        """The ids last wanted (``None``: every item)."""
+        return self._wanted
 
     async def get(self, max_age: float | None = None) -> Mapping[str, T]:
-        """The current snapshot, listing again only if it is older than ``max_age``.
+        """The current snapshot, refreshing it only if it is older than ``max_age`` or lacks ids wanted.
 
         A reader that can live with older data (the slow drift check) passes a longer ``max_age``
-        and so reuses whatever listing the fast passes made instead of causing one of its own.
+        and so reuses whatever refresh the fast passes made instead of causing one of its own.
         """
         limit = self.max_age if max_age is None else max_age
-        if self._items is not None and self._clock() - self._taken_at < limit:
+        needed = self._wanted
+        if (
+            self._items is not None
+            and self._clock() - self._taken_at < limit
+            and _covers(self._covers, needed)
+        ):
             return self._items
-        if self._running is None:
-            self._running = asyncio.ensure_future(self._refresh(self._generation))
-            self._running.add_done_callback(self._forget)
-        return await asyncio.shield(self._running)
+        if self._full is not None and self._clock() - self._full_at < limit:
+            return self._full
+        items: dict[str, T] = {}
+        # A refresh already running may have been planned for another cycle's ids: wait for it,
+        # and if it does not show what this reader needs, wait for one more (never more: a
+        # snapshot that lacks an id proves nothing, so returning it is safe).
+        for _ in range(2):
+            if self._running is None:
+                self._running = asyncio.ensure_future(self._refresh(self._generation, self._plan()))
+                self._running.add_done_callback(self._forget)
+            items, covered = await asyncio.shield(self._running)
+            if _covers(covered, needed):
+                break
+        return items
 
-    def _forget(self, future: asyncio.Future[dict[str, T]]) -> None:
+    def _plan(self) -> frozenset[str] | None:
+        """What the next refresh fetches: these ids, or (``None``) the full listing."""
+        wanted, size = self._wanted, self.account_size
+        if wanted is None or self._lookup is None or size is None:
+            return None
+        if self._clock() - self._counted_at >= self.recount_after:
+            return None  # the account size may have moved: count it again
+        return wanted if prefers_lookups(len(wanted), size, self.switch_ratio) else None
+
+    def _forget(self, future: asyncio.Future[tuple[dict[str, T], frozenset[str] | None]]) -> None:
         if self._running is future:
             self._running = None
         if not future.cancelled():
             future.exception()  # mark retrieved: every waiter got it already
 
-    async def _refresh(self, generation: int) -> dict[str, T]:
+    async def _refresh(
+        self, generation: int, plan: frozenset[str] | None
+    ) -> tuple[dict[str, T], frozenset[str] | None]:
         started = self._clock()
-        items = {item.image_id: item async for item in self._fetch()}
+        if plan is None:
+            items = {item.image_id: item async for item in self._fetch()}
+            self.listings += 1
+            self.account_size, self._counted_at = len(items), started
+        else:
+            items = await self._look_up(plan)
         self.refreshes += 1
-        if generation == self._generation:  # not invalidated while listing
-            self._items, self._taken_at = items, started
-        return items
+        if generation == self._generation:  # not invalidated while fetching
+            self._items, self._covers, self._taken_at = items, plan, started
+            if plan is None:
+                self._full, self._full_at = items, started
+        return items, plan
+
+    async def _look_up(self, ids: frozenset[str]) -> dict[str, T]:
+        assert self._lookup is not None
+        lookup = self._lookup
+        semaphore = asyncio.Semaphore(self.concurrency)
+        found: dict[str, T] = {}
+
+        async def one(image_id: str) -> None:
+            async with semaphore:
+                self.lookups += 1
+                try:
+                    async for item in lookup(image_id):
+                        if item.image_id == image_id:  # an exact match, whatever the filter does
+                            found[image_id] = item
+                except NotFound:
+                    pass  # gone: absent from the snapshot, as a listing would show it
+
+        await asyncio.gather(*(one(image_id) for image_id in sorted(ids)))
+        return found
 
     def invalidate(self) -> None:
-        """Drop the snapshot: the next read lists again (a write happened)."""
-        self._items = None
+        """Drop the snapshot: the next read fetches again (a write happened)."""
+        self._items = self._full = None
+        self._covers = None
         self._generation += 1
         self._running = None
 
 
+def _covers(covered: frozenset[str] | None, needed: frozenset[str] | None) -> bool:
+    """Whether a snapshot that fetched ``covered`` (None: everything) shows all of ``needed``."""
+    return covered is None or (needed is not None and needed <= covered)
+
+
 class ListingClient(Protocol):
-    def iter_self_images(self) -> AsyncIterator[SelfImage]: ...
+    def iter_self_images(
+        self, *, image_id: str | None = None, image_name: str | None = None
+    ) -> AsyncIterator[SelfImage]: ...
 
     def iter_export_image_info(self) -> AsyncIterator[ExportImageInfo]: ...
 
@@ -85,10 +208,36 @@ class ScopeSnapshots:
     """The snapshots of one credentials scope: custom images and their export records."""
 
     def __init__(
-        self, client: ListingClient, *, max_age: float, clock: Callable[[], float] = _loop_time
+        self,
+        client: ListingClient,
+        *,
+        max_age: float,
+        clock: Callable[[], float] = _loop_time,
+        switch_ratio: float = SWITCH_RATIO,
+        recount_after: float = RECOUNT_AFTER,
     ) -> None:
-        self._images = Listing(lambda: client.iter_self_images(), max_age=max_age, clock=clock)
+        self._images = Listing(
+            lambda: client.iter_self_images(),
+            max_age=max_age,
+            clock=clock,
+            lookup=lambda image_id: client.iter_self_images(image_id=image_id),
+            switch_ratio=switch_ratio,
+            recount_after=recount_after,
+        )
         self._exports = Listing(lambda: client.iter_export_image_info(), max_age=max_age, clock=clock)
+
+    def want(self, image_ids: Collection[str] | None) -> None:
+        """The image ids this cycle's passes read (``None``: every image, as the drift check needs).
+
+        Set by the scheduler before the passes; reads of the images snapshot then fetch only these
+        ids while that is cheaper than the full listing.
+        """
+        self._images.want(image_ids)
+
+    @property
+    def wanted(self) -> frozenset[str] | None:
+        """The image ids last wanted (``None``: every image)."""
+        return self._images.wanted
 
     async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
         return await self._images.get(max_age)
@@ -105,5 +254,10 @@ class ScopeSnapshots:
 
     @property
     def refreshes(self) -> int:
-        """How many listings were made (for tests and metrics)."""
+        """How many refreshes were made (for tests and metrics)."""
         return self._images.refreshes + self._exports.refreshes
+
+    @property
+    def image_listing(self) -> Listing[SelfImage]:
+        """The images snapshot itself (its counters, for tests and benchmarks)."""
+        return self._images

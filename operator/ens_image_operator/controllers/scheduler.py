@@ -26,7 +26,7 @@ from ens_image_operator.controllers.runtime import PASS_LIMIT, Runtime
 from ens_image_operator.metrics import set_resources
 from ens_image_operator.reconcile import conditions
 from ens_image_operator.reconcile.loop import should_poll
-from ens_image_operator.reconcile.ports import ObjectView
+from ens_image_operator.reconcile.ports import ObjectView, Snapshots
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,37 @@ async def _differs(runtime: Runtime, namespace: str, entry: ImageEntry, max_age:
     return image is None or image.status != entry.image_status
 
 
+def _image_ids(entry: ImageEntry) -> set[str]:
+    """The ids a pass of this in-flight EnsImage reads: its image's, or the one it adopts."""
+    spec = (entry.body or {}).get("spec") or {}
+    return {
+        image_id
+        for image_id in (entry.image_id, spec.get("imageId"))
+        if isinstance(image_id, str) and image_id
+    }
+
+
+async def _want_in_flight(runtime: Runtime, entries: list[tuple[Any, ImageEntry]]) -> None:
+    """Tell each scope which image ids this cycle's passes read: a refresh then fetches only those
+    while that is fewer calls than the full listing (see ``poller.py``)."""
+    # A scope with nothing in flight wants nothing.
+    wanted: dict[int, tuple[Snapshots, set[str] | None]] = {
+        id(snapshots): (snapshots, set()) for snapshots in runtime.scopes.scopes()
+    }
+    for (namespace, _), entry in entries:
+        try:
+            cloud = await runtime.scopes.cloud_for(namespace, entry.credentials_ref)
+        except Exception:  # noqa: S112 - the pass itself reports what went wrong
+            continue
+        snapshots, ids = wanted.setdefault(id(cloud.snapshots), (cloud.snapshots, set()))
+        entry_ids = _image_ids(entry)
+        # An import whose id was never recorded is found again by its name: only a listing has it.
+        merged = None if ids is None or not entry_ids else ids | entry_ids
+        wanted[id(cloud.snapshots)] = (snapshots, merged)
+    for snapshots, ids in wanted.values():
+        snapshots.want(ids)
+
+
 async def poll_in_flight(runtime: Runtime, run_pass: PassFn) -> int:
     """One pass for every object that needs polling, at most PASS_LIMIT at a time.
 
@@ -188,6 +219,7 @@ async def poll_in_flight(runtime: Runtime, run_pass: PassFn) -> int:
         return body is not None and not runtime.backoffs.waiting(ObjectView.from_body(body).uid, now)
 
     images = [(key, entry) for key, entry in _entries(runtime, IMAGE_INDEX) if due(entry.body)]
+    await _want_in_flight(runtime, images)
     changed = await _changed_in_ens(runtime, images)
     images.sort(key=lambda item: item[0] not in changed)  # stable: changed first, then index order
     work: list[tuple[Kind, Mapping[str, Any]]] = [
@@ -218,6 +250,19 @@ async def check_once(runtime: Runtime, run_pass: PassFn, max_age: float | None =
 
     ``max_age``: how old a snapshot may be and still serve (one the fast passes made will do).
     """
+    # Every stable image is compared: the full listing, never the in-flight ids alone. The passes
+    # in flight want their ids back afterwards, so a read between cycles does not list everything.
+    wanted = [(snapshots, snapshots.wanted) for snapshots in runtime.scopes.scopes()]
+    for snapshots, _ in wanted:
+        snapshots.want(None)
+    try:
+        return await _check_stable(runtime, run_pass, max_age)
+    finally:
+        for snapshots, ids in wanted:
+            snapshots.want(ids)
+
+
+async def _check_stable(runtime: Runtime, run_pass: PassFn, max_age: float | None) -> int:
     drifted = 0
     for (namespace, name), entry in _entries(runtime, IMAGE_INDEX):
         if not entry.stable or not entry.image_id:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -86,6 +86,13 @@ class Snapshots(Protocol):
 
     def invalidate(self, *, images: bool = True, exports: bool = True) -> None:
         """Forget the named snapshots: the next read lists again (after a write to the cloud)."""
+
+    def want(self, ids: Collection[str] | None) -> None:
+        """The image ids the next reads need (None: every image); a few are looked up, not listed."""
+
+    @property
+    def wanted(self) -> frozenset[str] | None:
+        """The ids last wanted."""
 
 
 @dataclass

@@ -35,6 +35,11 @@ class Snapshots:
         self.reads += 1
         return self.images
 
+    wanted: Any = None
+
+    def want(self, ids: Any) -> None:
+        self.wanted = ids
+
 
 class Scopes:
     def __init__(self, images: dict[str, SelfImage]) -> None:
@@ -42,6 +47,9 @@ class Scopes:
 
     async def cloud_for(self, namespace: str, ref: str | None) -> Any:
         return SimpleNamespace(snapshots=self.snapshots)
+
+    def scopes(self) -> list[Snapshots]:
+        return [self.snapshots]
 
 
 class Kube:

@@ -1,25 +1,48 @@
-"""The shared snapshot: concurrent readers coalesce onto one listing; writes invalidate it."""
+"""The shared snapshot: concurrent readers coalesce onto one refresh; writes invalidate it; a
+refresh looks up the wanted ids when that is fewer calls than the listing (P1b)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 
+import pytest
+
+from ens_image_operator.ens.errors import NotFound
 from ens_image_operator.ens.models import ExportImageInfo, SelfImage
-from ens_image_operator.poller import ScopeSnapshots
+from ens_image_operator.poller import ScopeSnapshots, listing_calls, prefers_lookups
 
 
 class CountingClient:
-    """Lists ``size`` images in pages of 50, counting the page requests."""
+    """Lists ``size`` images in pages of 50, counting the page requests and the lookups by id."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.pages = 0
+        self.lookups: list[str] = []
+        self.concurrent = 0
+        self.most_concurrent = 0
+        self.gone: set[str] = set()  # ids whose lookup fails with NotFound
 
-    async def iter_self_images(self) -> AsyncIterator[SelfImage]:
+    async def iter_self_images(
+        self, *, image_id: str | None = None, image_name: str | None = None
+    ) -> AsyncIterator[SelfImage]:
+        if image_id is not None:
+            self.lookups.append(image_id)
+            self.concurrent += 1
+            self.most_concurrent = max(self.most_concurrent, self.concurrent)
+            try:
+                await asyncio.sleep(0.01)
+            finally:
+                self.concurrent -= 1
+            if image_id in self.gone:
+                raise NotFound("InvalidImageId.NotFound", "no such image")
+            if int(image_id.removeprefix("m-")) < self.size:
+                yield SelfImage(image_id=image_id, status="Creating")
+            return
         for start in range(0, max(self.size, 1), 50):
             self.pages += 1
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.001)
             for index in range(start, min(start + 50, self.size)):
                 yield SelfImage(image_id=f"m-{index}", status="Creating")
 
@@ -85,3 +108,171 @@ async def test_invalidating_the_export_records_keeps_the_image_snapshot() -> Non
 async def test_export_records_are_keyed_by_image_id() -> None:
     snapshots = ScopeSnapshots(CountingClient(size=0), max_age=60.0)
     assert (await snapshots.export_infos())["m-0"].image_export_status == "Exporting"
+
+
+# --- targeted refreshes ---------------------------------------------------------------------------
+
+
+def _ids(*numbers: int) -> set[str]:
+    return {f"m-{number}" for number in numbers}
+
+
+async def _counted(size: int, *, max_age: float = 1.0) -> tuple[CountingClient, ScopeSnapshots, list[float]]:
+    """A big account whose size the snapshot has learnt from one full listing (at time 0)."""
+    now = [0.0]
+    client = CountingClient(size=size)
+    snapshots = ScopeSnapshots(client, max_age=max_age, clock=lambda: now[0])
+    await snapshots.self_images()
+    client.pages = 0
+    now[0] = 10.0  # that listing is old now
+    return client, snapshots, now
+
+
+def test_lookups_are_preferred_while_fewer_than_the_listings_pages() -> None:
+    assert listing_calls(5000) == 100 and listing_calls(0) == 1
+    assert prefers_lookups(99, 5000) and not prefers_lookups(100, 5000)
+    assert prefers_lookups(0, 10) and not prefers_lookups(1, 10)
+
+
+async def test_the_first_refresh_lists_fully_even_for_a_few_wanted_ids() -> None:
+    client = CountingClient(size=500)
+    snapshots = ScopeSnapshots(client, max_age=1.0)
+    snapshots.want(_ids(1))
+    assert len(await snapshots.self_images()) == 500
+    assert (client.pages, client.lookups) == (10, [])
+
+
+async def test_a_few_images_in_flight_in_a_big_account_cost_one_lookup_each() -> None:
+    client, snapshots, _ = await _counted(5000)
+    snapshots.want(_ids(1, 2, 3, 4, 5))
+    images = await snapshots.self_images()
+    assert (client.pages, sorted(client.lookups)) == (0, sorted(_ids(1, 2, 3, 4, 5)))
+    assert set(images) == _ids(1, 2, 3, 4, 5)
+
+
+async def test_as_many_images_in_flight_as_pages_are_listed_instead() -> None:
+    client, snapshots, _ = await _counted(500)
+    snapshots.want(_ids(*range(10)))  # 10 lookups would cost what 10 pages cost: list, and see all
+    assert len(await snapshots.self_images()) == 500
+    assert (client.pages, client.lookups) == (10, [])
+
+
+async def test_concurrent_readers_share_one_targeted_refresh() -> None:
+    client, snapshots, _ = await _counted(5000)
+    snapshots.want(_ids(1, 2, 3))
+    results = await asyncio.gather(*(snapshots.self_images() for _ in range(100)))
+    assert len(client.lookups) == 3  # not 300
+    assert all(set(result) == _ids(1, 2, 3) for result in results)
+
+
+async def test_lookups_run_a_few_at_a_time() -> None:
+    client, snapshots, _ = await _counted(5000)
+    snapshots.want(_ids(*range(40)))
+    await snapshots.self_images()
+    assert len(client.lookups) == 40 and 1 < client.most_concurrent <= 8
+
+
+async def test_a_young_targeted_snapshot_is_answered_from_memory() -> None:
+    client, snapshots, _ = await _counted(5000)
+    snapshots.want(_ids(1, 2))
+    await snapshots.self_images()
+    snapshots.want(_ids(2))  # fewer ids than it looked up: still shown
+    await snapshots.self_images()
+    assert len(client.lookups) == 2
+
+
+async def test_an_id_wanted_after_the_targeted_refresh_is_fetched() -> None:
+    client, snapshots, _ = await _counted(5000)
+    snapshots.want(_ids(1))
+    await snapshots.self_images()
+    snapshots.want(_ids(1, 2))
+    assert set(await snapshots.self_images()) == _ids(1, 2)
+    assert len(client.lookups) == 3
+
+
+async def test_a_young_full_listing_serves_wanted_ids_without_a_call() -> None:
+    client = CountingClient(size=5000)
+    snapshots = ScopeSnapshots(client, max_age=60.0)
+    await snapshots.self_images()
+    snapshots.want(_ids(1, 2))
+    assert set(await snapshots.self_images()) >= _ids(1, 2)
+    assert (client.pages, client.lookups) == (100, [])
+
+
+async def test_a_reader_wanting_every_image_never_gets_a_targeted_snapshot() -> None:
+    client, snapshots, _ = await _counted(5000)
+    snapshots.want(_ids(1))
+    await snapshots.self_images()
+    snapshots.want(None)  # the drift check compares every stable image
+    assert len(await snapshots.self_images(max_age=5.0)) == 5000  # the listing at 0 is too old
+    assert client.pages == 100
+
+
+async def test_the_drift_checks_long_max_age_reuses_a_full_listing_not_a_targeted_one() -> None:
+    client, snapshots, now = await _counted(5000)
+    snapshots.want(None)
+    await snapshots.self_images()  # a full listing at time 10
+    snapshots.want(_ids(1))
+    now[0] = 20.0
+    await snapshots.self_images()  # a targeted refresh at time 20
+    snapshots.want(None)
+    assert len(await snapshots.self_images(max_age=300.0)) == 5000
+    assert client.pages == 100 and len(client.lookups) == 1  # no second listing
+
+
+async def test_nothing_in_flight_costs_no_call() -> None:
+    client, snapshots, _ = await _counted(5000)
+    snapshots.want(set())
+    assert await snapshots.self_images() == {}
+    assert (client.pages, client.lookups) == (0, [])
+
+
+async def test_an_image_that_is_gone_is_absent_from_a_targeted_snapshot() -> None:
+    client, snapshots, _ = await _counted(5000)
+    client.gone = _ids(2)
+    snapshots.want(_ids(1, 2, 9999))
+    assert set(await snapshots.self_images()) == _ids(1)
+
+
+async def test_invalidation_makes_the_next_targeted_read_look_up_again() -> None:
+    client, snapshots, _ = await _counted(5000)
+    snapshots.want(_ids(1))
+    await snapshots.self_images()
+    snapshots.invalidate()
+    await snapshots.self_images()
+    assert len(client.lookups) == 2
+
+
+async def test_the_account_is_counted_again_after_recount_after() -> None:
+    now = [0.0]
+    client = CountingClient(size=5000)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0], recount_after=100.0)
+    await snapshots.self_images()
+    client.size = 100  # the account shrank: lookups would now cost more than the listing
+    snapshots.want(_ids(1, 2, 3))
+    now[0] = 50.0
+    await snapshots.self_images()
+    now[0] = 150.0
+    await snapshots.self_images()
+    now[0] = 160.0
+    await snapshots.self_images()
+    assert client.lookups == sorted(_ids(1, 2, 3))  # only the refresh at 50
+    assert client.pages == 100 + 2 + 2  # start-up, the recount at 150, and listing again at 160
+    assert snapshots.image_listing.account_size == 100
+
+
+async def test_a_failed_lookup_fails_the_refresh_for_every_reader() -> None:
+    client, snapshots, _ = await _counted(5000)
+
+    async def broken(
+        *, image_id: str | None = None, image_name: str | None = None
+    ) -> AsyncIterator[SelfImage]:
+        raise RuntimeError("ENS is down")
+        yield SelfImage(image_id="never", status="Creating")  # pragma: no cover
+
+    client.iter_self_images = broken  # type: ignore[method-assign]
+    snapshots.want(_ids(1))
+    results = await asyncio.gather(snapshots.self_images(), snapshots.self_images(), return_exceptions=True)
+    assert all(isinstance(result, RuntimeError) for result in results)
+    with pytest.raises(RuntimeError):
+        await snapshots.self_images()
