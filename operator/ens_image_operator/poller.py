@@ -158,10 +158,14 @@ class Listing(Generic[T]):
         else:
             items = await self._look_up(plan)
         self.refreshes += 1
+        # A snapshot's age counts from when it is complete: a listing of a hundred pages takes longer
+        # than a poll period, and counted from its start it would be stale on arrival, so every
+        # reader would start another. No decision takes a snapshot's miss as absence.
+        done = self._clock()
         if generation == self._generation:  # not invalidated while fetching
-            self._items, self._covers, self._taken_at = items, plan, started
+            self._items, self._covers, self._taken_at = items, plan, done
             if plan is None:
-                self._full, self._full_at = items, started
+                self._full, self._full_at = items, done
         return items, plan
 
     async def _look_up(self, ids: frozenset[str]) -> dict[str, T]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -276,3 +277,21 @@ async def test_a_failed_lookup_fails_the_refresh_for_every_reader() -> None:
     assert all(isinstance(result, RuntimeError) for result in results)
     with pytest.raises(RuntimeError):
         await snapshots.self_images()
+
+
+async def test_a_listing_longer_than_the_snapshot_age_is_fresh_when_it_arrives() -> None:
+    # 100 pages at a tenth of a second each: 10 s, ten times the snapshot's max age.
+    now = [0.0]
+
+    class SlowPages(CountingClient):
+        async def iter_self_images(self, **filters: Any) -> AsyncIterator[SelfImage]:
+            async for image in super().iter_self_images(**filters):
+                if int(image.image_id.removeprefix("m-")) % 50 == 0:
+                    now[0] += 0.1
+                yield image
+
+    client = SlowPages(size=5000)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    await snapshots.self_images()
+    await snapshots.self_images()  # a pass reading right after the listing arrived
+    assert client.pages == 100
