@@ -17,22 +17,12 @@ from collections.abc import Iterator
 import pytest
 from tests.cluster.build import Binaries, BuildError, ensure_binaries, wanted_version
 from tests.cluster.controlplane import ControlPlane, StartError, unavailable_reason
+from tests.gotest import announce
 
 from ens_image_kit.stack import find_crds_dir
 
 # What the build before the first test left: binaries, or the reason to skip or fail.
 _BINARIES = pytest.StashKey[Binaries | tuple[str, str]]()
-
-
-def _announce(config: pytest.Config, line: str) -> None:
-    """One line on the terminal even while output is captured (the build takes minutes when cold)."""
-    capture = config.pluginmanager.getplugin("capturemanager")
-    reporter = config.pluginmanager.getplugin("terminalreporter")
-    if capture is None or reporter is None:
-        print(line)
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(line)
 
 
 def _uses_control_plane(item: pytest.Item) -> bool:
@@ -50,7 +40,7 @@ def _prepare(config: pytest.Config) -> Binaries | tuple[str, str]:
                 config.stash[_BINARIES] = ("skip", reason)
             else:
                 config.stash[_BINARIES] = ensure_binaries(
-                    wanted_version(), functools.partial(_announce, config)
+                    wanted_version(), functools.partial(announce, config)
                 )
         except BuildError as error:
             config.stash[_BINARIES] = ("fail", str(error))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from chart_tools import TOOLSETS, Toolset, install
+from tests.gotest import announce
 from tests.promtool.build import BuildError, ensure_promtool
 
 _PROMTOOL = pytest.StashKey[Path | tuple[str, str]]()
@@ -36,17 +37,6 @@ def tools(request: pytest.FixtureRequest, toolsets: dict[str, Toolset]) -> Itera
     yield toolsets[request.param]
 
 
-def _announce(config: pytest.Config, line: str) -> None:
-    """One line on the terminal even while output is captured (a cold promtool build takes minutes)."""
-    capture = config.pluginmanager.getplugin("capturemanager")
-    reporter = config.pluginmanager.getplugin("terminalreporter")
-    if capture is None or reporter is None:
-        print(line)
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(line)
-
-
 def _uses_promtool(item: pytest.Item) -> bool:
     return "promtool" in getattr(item, "fixturenames", ())
 
@@ -61,7 +51,7 @@ def _promtool(config: pytest.Config) -> Path | tuple[str, str]:
     """The promtool binary (built now if missing), or ("skip" | "fail", why)."""
     if _PROMTOOL not in config.stash:
         try:
-            config.stash[_PROMTOOL] = ensure_promtool(progress=functools.partial(_announce, config))
+            config.stash[_PROMTOOL] = ensure_promtool(progress=functools.partial(announce, config))
         except BuildError as error:
             # Without Go a developer may still run the other chart tests; CI must have promtool.
             config.stash[_PROMTOOL] = ("fail" if os.environ.get("CI") == "true" else "skip", str(error))
