@@ -103,14 +103,18 @@ class Listing(Generic[T]):
         """The ids last wanted (``None``: every item)."""
         return self._wanted
 
-    async def get(self, max_age: float | None = None) -> Mapping[str, T]:
+    async def get(self, max_age: float | None = None, need: Collection[str] | None = None) -> Mapping[str, T]:
         """The current snapshot, refreshing it only if it is older than ``max_age`` or lacks ids wanted.
 
         A reader that can live with older data (the slow drift check) passes a longer ``max_age``
         and so reuses whatever refresh the fast passes made instead of causing one of its own.
         """
         limit = self.max_age if max_age is None else max_age
-        needed = self._wanted
+        if need is not None and self._wanted is not None and not self._wanted.issuperset(need):
+            # A pass the scheduler did not plan for (a create or update event): its ids join the
+            # wanted ones, so a burst of such passes shares one refresh instead of a lookup each.
+            self._wanted = self._wanted | frozenset(need)
+        needed = self._wanted if need is None or self._wanted is None else frozenset(need)
         if (
             self._items is not None
             and self._clock() - self._taken_at < limit
@@ -243,8 +247,10 @@ class ScopeSnapshots:
         """The image ids last wanted (``None``: every image)."""
         return self._images.wanted
 
-    async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
-        return await self._images.get(max_age)
+    async def self_images(
+        self, max_age: float | None = None, need: Collection[str] | None = None
+    ) -> Mapping[str, SelfImage]:
+        return await self._images.get(max_age, need)
 
     async def export_infos(self) -> Mapping[str, ExportImageInfo]:
         return await self._exports.get()

@@ -255,7 +255,7 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
 
         The snapshot may predate the image: only a lookup made now may call it absent.
         """
-        image = (await cloud.snapshots.self_images()).get(image_id)
+        image = (await cloud.snapshots.self_images(need={image_id})).get(image_id)
         if image is not None:
             return image
         async for found in cloud.client.iter_self_images(image_id=image_id):
@@ -279,7 +279,7 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
         started = parse_time(p.status.import_started_at)
         if self._settling(started, p.now):
             # A lookup could not prove the new image absent yet: the snapshot is enough meanwhile.
-            image = (await cloud.snapshots.self_images()).get(image_id)
+            image = (await cloud.snapshots.self_images(need={image_id})).get(image_id)
         else:
             image = await self._by_id(image_id, cloud)
         if image is None:

@@ -79,8 +79,13 @@ class EnsApi(Protocol):
 class Snapshots(Protocol):
     """Shared, coalesced listings of one credentials scope (see ``poller.py``)."""
 
-    async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
-        """Images by id, from a listing no older than ``max_age`` (default: the scope's own)."""
+    async def self_images(
+        self, max_age: float | None = None, need: Collection[str] | None = None
+    ) -> Mapping[str, SelfImage]:
+        """Images by id, from a listing no older than ``max_age`` (default: the scope's own).
+
+        ``need``: the ids this reader looks for (default: what the scheduler planned, or all).
+        """
 
     async def export_infos(self) -> Mapping[str, ExportImageInfo]: ...
 

@@ -168,7 +168,7 @@ class FakeSnapshots:
         self.ens = ens
         self.invalidations = 0
 
-    async def self_images(self, max_age: float | None = None) -> Mapping[str, SelfImage]:
+    async def self_images(self, max_age: float | None = None, need: Any = None) -> Mapping[str, SelfImage]:
         self.ens._maybe_fail("DescribeSelfImages")
         self.ens.log[-1] = "snapshot"  # a shared listing, told apart from a lookup by name
         return dict(self.ens.images if self.ens.listed is None else self.ens.listed)

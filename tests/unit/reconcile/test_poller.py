@@ -295,3 +295,18 @@ async def test_a_listing_longer_than_the_snapshot_age_is_fresh_when_it_arrives()
     await snapshots.self_images()
     await snapshots.self_images()  # a pass reading right after the listing arrived
     assert client.pages == 100
+
+
+async def test_passes_the_scheduler_did_not_plan_for_share_one_refresh_of_their_ids() -> None:
+    # A burst of create events: each pass reads the one image it adopts, none was wanted this cycle.
+    now = [0.0]
+    client = CountingClient(size=5000)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    await snapshots.self_images()  # the start-up listing: the account's size is known
+    snapshots.want(set())
+    now[0] = 2.0
+    results = await asyncio.gather(*(snapshots.self_images(need={f"m-{n}"}) for n in range(20)))
+    assert all(f"m-{n}" in result for n, result in enumerate(results))
+    # Two refreshes at most (the one the first pass started, and one for all the others), no listing.
+    assert snapshots.refreshes <= 1 + 2 and client.pages == 100
+    assert sorted(set(client.lookups)) == sorted(f"m-{n}" for n in range(20))
