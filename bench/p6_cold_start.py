@@ -348,9 +348,13 @@ def measure(seed: Path, ids: list[str], args: argparse.Namespace) -> dict[str, A
 
 
 def operator_source() -> str:
-    """Where ``ens_image_operator`` is imported from, with this process's PYTHONPATH."""
+    """Where ``ens_image_operator`` is imported from: this work tree, or another copy (PYTHONPATH)."""
     spec = importlib.util.find_spec("ens_image_operator")
-    return str(Path(spec.origin).parents[1]) if spec and spec.origin else ""
+    if not spec or not spec.origin:
+        return ""
+    source = Path(spec.origin).parents[1]
+    repo = Path(__file__).resolve().parents[1]
+    return "this work tree" if source.resolve() == (repo / "operator").resolve() else "a copy on PYTHONPATH"
 
 
 def main(argv: list[str] | None = None) -> int:
