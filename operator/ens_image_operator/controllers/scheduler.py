@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import math
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -294,23 +293,17 @@ async def run(runtime: Runtime, run_pass: PassFn) -> None:
     loop = asyncio.get_running_loop()
     fast, slow = runtime.settings.fast_poll_interval, runtime.settings.slow_poll_interval
     next_gauges = loop.time()
-    # The first drift check runs as soon as kopf's start-up listing is indexed (the index did not
-    # grow for a cycle): after a restart or a failover every stable object is verified against ENS
-    # within seconds, not after slowPollInterval.
-    next_check, indexed = math.inf, -1
+    next_check = loop.time() + slow
     while True:
         if not runtime.gate.active:
             await runtime.gate.wait_active()
-            next_check, indexed = math.inf, -1  # kopf relists on resume
+            # kopf relists on resume: start the slow checks over once the index has refilled.
+            next_check = loop.time() + slow
         started = loop.time()
         await poll_in_flight(runtime, run_pass)
         if loop.time() >= next_gauges:
             next_gauges = loop.time() + GAUGE_PERIOD
             update_gauges(runtime)
-        if next_check == math.inf:
-            size = len(runtime.indexes.get(IMAGE_INDEX) or ())
-            next_check = loop.time() if size == indexed else math.inf
-            indexed = size
         if loop.time() >= next_check:
             next_check = loop.time() + slow
             try:

@@ -160,26 +160,3 @@ def test_running_exports_of_an_image_are_found_by_reference_or_id() -> None:
     view = ObjectView("ns", "web", "uid-web", 1, {}, {})
     found = scheduler.running_exports(scheduler.export_entries(exports), view, "m-1")
     assert sorted(found) == ["ns/by-id", "ns/by-ref"]
-
-
-async def test_a_restart_verifies_stable_images_once_the_index_is_filled_not_after_the_slow_interval(
-    monkeypatch: Any,
-) -> None:
-    stable = _body(
-        "calm", {"imageId": "m-1"}, {"imageId": "m-1", "imageStatus": "Available", "conditions": READY}
-    )
-    runtime = _runtime({"m-1": SelfImage(image_id="m-1", status="Available")}, [stable], [])
-    runtime.gate = SimpleNamespace(active=True)
-    runtime.settings = SimpleNamespace(fast_poll_interval=0.01, slow_poll_interval=600.0)
-    checks: list[float] = []
-
-    async def check_once(runtime: Any, run_pass: Any, max_age: float | None = None) -> int:
-        checks.append(asyncio.get_running_loop().time())
-        return 0
-
-    monkeypatch.setattr(scheduler, "check_once", check_once)
-    _, _, run = _recorder()
-    task = asyncio.create_task(scheduler.run(runtime, run))
-    await asyncio.sleep(0.3)
-    task.cancel()
-    assert len(checks) == 1  # once, within a few cycles of the start; the next one after 600 s
