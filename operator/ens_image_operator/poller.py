@@ -27,6 +27,7 @@ from typing import Generic, Protocol, TypeVar
 
 from ens_image_operator.ens.errors import NotFound
 from ens_image_operator.ens.models import ExportImageInfo, SelfImage
+from ens_image_operator.ens.ratelimit import Priority, in_background
 
 T = TypeVar("T", SelfImage, ExportImageInfo)
 
@@ -85,7 +86,10 @@ class Listing(Generic[T]):
         # item and allows an older snapshot (the drift check) reuses it instead of listing again.
         self._full: dict[str, T] | None = None
         self._full_at = float("-inf")
-        self._running: asyncio.Future[tuple[dict[str, T], frozenset[str] | None]] | None = None
+        self._full_took = 0.0  # how long that listing took
+        # The refreshes running, at most one of each kind (True: the full listing; False: lookups).
+        self._running: dict[bool, asyncio.Future[tuple[dict[str, T], frozenset[str] | None]]] = {}
+        self._full_priority = Priority()
         self._generation = 0
         self._wanted: frozenset[str] | None = None  # None: every item
         self.account_size: int | None = None  # items in the last full listing
@@ -97,11 +101,6 @@ class Listing(Generic[T]):
     def want(self, ids: Collection[str] | None) -> None:
         """The ids the next reads need (``None``: every item); a refresh fetches no more than that."""
         self._wanted = None if ids is None else frozenset(ids)
-
-    @property
-    def wanted(self) -> frozenset[str] | None:
-        """The ids last wanted (``None``: every item)."""
-        return self._wanted
 
     async def get(self, max_age: float | None = None, need: Collection[str] | None = None) -> Mapping[str, T]:
         """The current snapshot, refreshing it only if it is older than ``max_age`` or lacks ids wanted.
@@ -115,26 +114,73 @@ class Listing(Generic[T]):
             # wanted ones, so a burst of such passes shares one refresh instead of a lookup each.
             self._wanted = self._wanted | frozenset(need)
         needed = self._wanted if need is None or self._wanted is None else frozenset(need)
-        if (
-            self._items is not None
-            and self._clock() - self._taken_at < limit
-            and _covers(self._covers, needed)
-        ):
+        now = self._clock()
+        if self._items is not None and now - self._taken_at < limit and _covers(self._covers, needed):
             return self._items
-        if self._full is not None and self._clock() - self._full_at < limit:
+        if self._full is not None and now - self._full_at < limit:
             return self._full
         items: dict[str, T] = {}
         # A refresh already running may have been planned for another cycle's ids: wait for it,
         # and if it does not show what this reader needs, wait for one more (never more: a
         # snapshot that lacks an id proves nothing, so returning it is safe).
         for _ in range(2):
-            if self._running is None:
-                self._running = asyncio.ensure_future(self._refresh(self._generation, self._plan()))
-                self._running.add_done_callback(self._forget)
-            items, covered = await asyncio.shield(self._running)
+            plan = self._plan()
+            running = self._start(plan)
+            if plan is None and self._stale_serves(limit, needed if need is None else frozenset(need)):
+                assert self._full is not None
+                return self._full
+            items, covered = await asyncio.shield(running)
             if _covers(covered, needed):
                 break
         return items
+
+    def _stale_serves(self, limit: float, needed: frozenset[str] | None) -> bool:
+        """Whether a reader gets the last full listing while the next one runs, instead of waiting.
+
+        Only where the listing takes longer than a snapshot may age: every reader waiting for each
+        listing would then spend most of its time waiting (a cold start of thousands of objects in
+        a big account). The last listing, no older than the age plus one listing's duration, is
+        what waiting for the one started now would deliver at its end. A reader whose ids it does
+        not show waits for the new one.
+        """
+        full = self._full
+        if full is None or self._full_took <= limit:
+            return False
+        if self._clock() - self._full_at >= limit + self._full_took:
+            return False
+        return needed is not None and all(image_id in full for image_id in needed)
+
+    async def get_full(self, max_age: float) -> Mapping[str, T]:
+        """Every item, from a full listing no older than ``max_age`` (the drift check).
+
+        Its listing runs in the background (:func:`in_background`): its calls yield to those of the
+        passes in flight; a pass that needs the full listing meanwhile raises it to the foreground.
+        """
+        if self._full is not None and self._clock() - self._full_at < max_age:
+            return self._full
+        items, _ = await asyncio.shield(self._start(None, background=True))
+        return items
+
+    def _start(
+        self, plan: frozenset[str] | None, *, background: bool = False
+    ) -> asyncio.Future[tuple[dict[str, T], frozenset[str] | None]]:
+        """The refresh running for ``plan``'s kind (full or targeted), started if there is none."""
+        full = plan is None
+        running = self._running.get(full)
+        if running is not None:
+            if full and not background:
+                self._full_priority.background = False  # a pass waits for it now
+            return running
+        loop = asyncio.get_running_loop()
+        coroutine = self._refresh(self._generation, plan)
+        if full:
+            self._full_priority = Priority(background=background)
+            running = loop.create_task(coroutine, context=in_background(self._full_priority))
+        else:
+            running = loop.create_task(coroutine)
+        self._running[full] = running
+        running.add_done_callback(lambda done: self._forget(full, done))
+        return running
 
     def _plan(self) -> frozenset[str] | None:
         """What the next refresh fetches: these ids, or (``None``) the full listing."""
@@ -145,9 +191,9 @@ class Listing(Generic[T]):
             return None  # the account size may have moved: count it again
         return wanted if prefers_lookups(len(wanted), size, self.switch_ratio) else None
 
-    def _forget(self, future: asyncio.Future[tuple[dict[str, T], frozenset[str] | None]]) -> None:
-        if self._running is future:
-            self._running = None
+    def _forget(self, full: bool, future: asyncio.Future[tuple[dict[str, T], frozenset[str] | None]]) -> None:
+        if self._running.get(full) is future:
+            del self._running[full]
         if not future.cancelled():
             future.exception()  # mark retrieved: every waiter got it already
 
@@ -167,9 +213,12 @@ class Listing(Generic[T]):
         # reader would start another. No decision takes a snapshot's miss as absence.
         done = self._clock()
         if generation == self._generation:  # not invalidated while fetching
-            self._items, self._covers, self._taken_at = items, plan, done
             if plan is None:
-                self._full, self._full_at = items, done
+                self._full, self._full_at, self._full_took = items, done, done - started
+            newer = self._items is not None and self._covers is not None and self._taken_at > started
+            if plan is not None or not newer:
+                # A listing that ran beside a newer targeted refresh does not replace its snapshot.
+                self._items, self._covers, self._taken_at = items, plan, done
         return items, plan
 
     async def _look_up(self, ids: frozenset[str]) -> dict[str, T]:
@@ -196,7 +245,7 @@ class Listing(Generic[T]):
         self._items = self._full = None
         self._covers = None
         self._generation += 1
-        self._running = None
+        self._running = {}
 
 
 def _covers(covered: frozenset[str] | None, needed: frozenset[str] | None) -> bool:
@@ -242,15 +291,14 @@ class ScopeSnapshots:
         """
         self._images.want(image_ids)
 
-    @property
-    def wanted(self) -> frozenset[str] | None:
-        """The image ids last wanted (``None``: every image)."""
-        return self._images.wanted
-
     async def self_images(
         self, max_age: float | None = None, need: Collection[str] | None = None
     ) -> Mapping[str, SelfImage]:
         return await self._images.get(max_age, need)
+
+    async def all_self_images(self, max_age: float) -> Mapping[str, SelfImage]:
+        """Every image, from a full listing no older than ``max_age``, made in the background."""
+        return await self._images.get_full(max_age)
 
     async def export_infos(self) -> Mapping[str, ExportImageInfo]:
         return await self._exports.get()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -166,11 +167,18 @@ async def _changed_in_ens(runtime: Runtime, entries: list[tuple[Any, ImageEntry]
     return changed
 
 
-async def _differs(runtime: Runtime, namespace: str, entry: ImageEntry, max_age: float | None = None) -> bool:
-    """Whether the scope's snapshot shows the image other than the object does (or not at all)."""
+async def _differs(
+    runtime: Runtime, namespace: str, entry: ImageEntry, max_age: float | None = None, *, full: bool = False
+) -> bool:
+    """Whether the scope's snapshot (``full``: its full listing) shows the image other than the
+    object does, or not at all."""
     assert entry.image_id is not None
     cloud = await runtime.scopes.cloud_for(namespace, entry.credentials_ref)
-    image = (await cloud.snapshots.self_images(max_age)).get(entry.image_id)
+    if full:
+        images = await cloud.snapshots.all_self_images(max_age or 0.0)
+    else:
+        images = await cloud.snapshots.self_images(max_age)
+    image = images.get(entry.image_id)
     return image is None or image.status != entry.image_status
 
 
@@ -246,30 +254,19 @@ async def poll_in_flight(runtime: Runtime, run_pass: PassFn) -> int:
 
 
 async def check_once(runtime: Runtime, run_pass: PassFn, max_age: float | None = None) -> int:
-    """Compare every stable EnsImage with its scope's snapshot; reconcile the ones that drifted.
+    """Compare every stable EnsImage with its scope's full listing; reconcile the ones that drifted.
 
-    ``max_age``: how old a snapshot may be and still serve (one the fast passes made will do).
+    ``max_age``: how old a full listing may be and still serve (one the fast passes made will do).
+    The listing runs in the background: its calls yield to those of the passes in flight, whose
+    targeted refreshes go on beside it.
     """
-    # Every stable image is compared: the full listing, never the in-flight ids alone. The passes
-    # in flight want their ids back afterwards, so a read between cycles does not list everything.
-    wanted = [(snapshots, snapshots.wanted) for snapshots in runtime.scopes.scopes()]
-    for snapshots, _ in wanted:
-        snapshots.want(None)
-    try:
-        return await _check_stable(runtime, run_pass, max_age)
-    finally:
-        for snapshots, ids in wanted:
-            snapshots.want(ids)
-
-
-async def _check_stable(runtime: Runtime, run_pass: PassFn, max_age: float | None) -> int:
     drifted = 0
     for (namespace, name), entry in _entries(runtime, IMAGE_INDEX):
         if not entry.stable or not entry.image_id:
             continue
         try:
             # Shares changed outside show in no listing: an image that manages them is looked at.
-            if not entry.shares and not await _differs(runtime, namespace, entry, max_age):
+            if not entry.shares and not await _differs(runtime, namespace, entry, max_age, full=True):
                 continue
         except Exception as error:  # one scope's trouble (credentials, ENS) must not stop the rest
             log.warning("drift check of %s/%s skipped: %s", namespace, name, type(error).__name__)
@@ -288,29 +285,50 @@ def update_gauges(runtime: Runtime) -> None:
     set_resources(ENS_IMAGE_CATALOG.kind, (ready for _, ready in _entries(runtime, CATALOG_INDEX)))
 
 
+async def drift_check(runtime: Runtime, run_pass: PassFn, max_age: float) -> None:
+    """One drift check, logged; it runs beside the fast cycle, never inside it."""
+    try:
+        count = await check_once(runtime, run_pass, max_age=max_age)
+    except Exception:
+        log.exception("drift check failed")
+    else:
+        if count:
+            log.info("drift check: %d image(s) changed in ENS", count)
+
+
 async def run(runtime: Runtime, run_pass: PassFn) -> None:
-    """Forever: in-flight passes every fast interval, gauges every few seconds, drift checks."""
+    """Forever: in-flight passes every fast interval, gauges every few seconds, drift checks.
+
+    The first drift check runs as soon as kopf's start-up listing is indexed (the index did not
+    grow for a cycle): after a restart or a failover every stable object is verified against ENS
+    within seconds, not after slowPollInterval. Each check is a task of its own, so its listing of
+    a big account never holds the cycle of the passes in flight.
+    """
     loop = asyncio.get_running_loop()
     fast, slow = runtime.settings.fast_poll_interval, runtime.settings.slow_poll_interval
     next_gauges = loop.time()
-    next_check = loop.time() + slow
-    while True:
-        if not runtime.gate.active:
-            await runtime.gate.wait_active()
-            # kopf relists on resume: start the slow checks over once the index has refilled.
-            next_check = loop.time() + slow
-        started = loop.time()
-        await poll_in_flight(runtime, run_pass)
-        if loop.time() >= next_gauges:
-            next_gauges = loop.time() + GAUGE_PERIOD
-            update_gauges(runtime)
-        if loop.time() >= next_check:
-            next_check = loop.time() + slow
-            try:
-                count = await check_once(runtime, run_pass, max_age=slow / 2)
-            except Exception:
-                log.exception("drift check failed")
-            else:
-                if count:
-                    log.info("drift check: %d image(s) changed in ENS", count)
-        await asyncio.sleep(max(0.05, fast - (loop.time() - started)))
+    next_check, indexed = math.inf, -1
+    check: asyncio.Task[None] | None = None
+    try:
+        while True:
+            if not runtime.gate.active:
+                if check is not None:
+                    check.cancel()
+                await runtime.gate.wait_active()
+                next_check, indexed = math.inf, -1  # kopf relists on resume
+            started = loop.time()
+            await poll_in_flight(runtime, run_pass)
+            if loop.time() >= next_gauges:
+                next_gauges = loop.time() + GAUGE_PERIOD
+                update_gauges(runtime)
+            if next_check == math.inf:
+                size = len(runtime.indexes.get(IMAGE_INDEX) or ())
+                next_check = loop.time() if size == indexed else math.inf
+                indexed = size
+            if loop.time() >= next_check and (check is None or check.done()):
+                next_check = loop.time() + slow
+                check = asyncio.create_task(drift_check(runtime, run_pass, slow / 2))
+            await asyncio.sleep(max(0.05, fast - (loop.time() - started)))
+    finally:
+        if check is not None:
+            check.cancel()

@@ -7,12 +7,19 @@ configured rate. A throttling answer cuts that action's rate the way the AWS SDK
 mode does (CUBIC): the rate drops to ``beta`` times the rate we were really sending at, then
 climbs back along a cubic curve to where it was cut and on up to the configured rate. The other
 actions keep their rates. A Retry-After also pauses the throttled action's callers until it ends.
+
+Calls made in a background context (:func:`in_background`: the drift check's listing) take a token
+only while no other caller of that action waits for one, so a long background listing never delays
+the passes in flight that share its bucket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 _EPSILON = 1e-6
 _MIN_WAIT = 1e-3
@@ -29,8 +36,35 @@ SCALE = 0.4  # AWS SDK adaptive retry: the cubic's scale constant (calls/s per s
 MIN_RATE = 0.5  # AWS SDK adaptive retry: the lowest fill rate after cuts (calls/s)
 MEASURE_BUCKET = 0.5  # seconds per sample of the measured send rate
 MEASURE_SMOOTHING = 0.8  # weight of the newest sample
+BACKGROUND_RECHECK = 0.5  # seconds between looks of a background caller at its priority
 
 OnRate = Callable[[str, str, float], None]  # (scope, action, calls per second)
+
+
+@dataclass
+class Priority:
+    """How the calls of a context queue for tokens; a shared work item can be raised mid-way."""
+
+    background: bool = False
+
+
+_PRIORITY: contextvars.ContextVar[Priority | None] = contextvars.ContextVar("ens_call_priority", default=None)
+
+
+def in_background(priority: Priority | None = None) -> contextvars.Context:
+    """A copy of the current context whose ENS calls yield to every other caller (or ``priority``'s).
+
+    Run a task in it (``loop.create_task(coro, context=...)``); setting ``priority.background``
+    to False later raises the calls that task has still to make.
+    """
+    context = contextvars.copy_context()
+    context.run(_PRIORITY.set, priority or Priority(background=True))
+    return context
+
+
+def _in_background() -> bool:
+    priority = _PRIORITY.get()
+    return priority is not None and priority.background
 
 
 def _loop_time() -> float:
@@ -78,6 +112,8 @@ class ActionBucket:
         self._sample_count = 0
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._waiting = 0  # callers in the foreground waiting for a token
+        self._quiet: asyncio.Event | None = None  # set while none is waiting
 
     def rate(self, now: float | None = None) -> float:
         """Current calls per second: the ceiling, or the cubic recovery after the last cut."""
@@ -128,16 +164,39 @@ class ActionBucket:
             self._tokens = min(capacity, self._tokens + (now - self._updated) * self.rate(now))
         self._updated = now if self._updated is None else max(self._updated, now)
 
-    def _get_lock(self) -> asyncio.Lock:
+    def _get_lock(self) -> tuple[asyncio.Lock, asyncio.Event]:
         loop = asyncio.get_running_loop()
-        if self._lock is None or self._lock_loop is not loop:
-            self._lock, self._lock_loop = asyncio.Lock(), loop
-        return self._lock
+        if self._lock is None or self._quiet is None or self._lock_loop is not loop:
+            self._lock, self._quiet, self._lock_loop = asyncio.Lock(), asyncio.Event(), loop
+            self._quiet.set()
+        return self._lock, self._quiet
 
     async def acquire(self) -> None:
-        """Wait for a token; callers are served first come, first served."""
-        async with self._get_lock():
+        """Wait for a token; callers are served first come, first served, background ones last."""
+        lock, quiet = self._get_lock()
+        if _in_background():
             while True:
+                # Looked at again now and then: the work may have been raised to the foreground.
+                while self._waiting and _in_background():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(quiet.wait(), BACKGROUND_RECHECK)
+                if await self._take(lock):
+                    return
+        self._waiting += 1
+        quiet.clear()
+        try:
+            await self._take(lock)
+        finally:
+            self._waiting -= 1
+            if not self._waiting:
+                quiet.set()
+
+    async def _take(self, lock: asyncio.Lock) -> bool:
+        """Take a token; False (none taken) when a background caller must give way meanwhile."""
+        async with lock:
+            while True:
+                if self._waiting and _in_background():
+                    return False
                 now = self._clock()
                 paused_until = self.paused_until()
                 if now < paused_until:
@@ -148,7 +207,7 @@ class ActionBucket:
                 if self._tokens >= 1.0 - _EPSILON:  # float sums of refills land just short of 1
                     self._tokens = max(0.0, self._tokens - 1.0)
                     self._measure(now)
-                    return
+                    return True
                 await self._sleep(max(_MIN_WAIT, (1.0 - self._tokens) / self.rate(now)))
 
 

@@ -87,6 +87,9 @@ class Snapshots(Protocol):
         ``need``: the ids this reader looks for (default: what the scheduler planned, or all).
         """
 
+    async def all_self_images(self, max_age: float) -> Mapping[str, SelfImage]:
+        """Every image, from a full listing no older than ``max_age``, listed in the background."""
+
     async def export_infos(self) -> Mapping[str, ExportImageInfo]: ...
 
     def invalidate(self, *, images: bool = True, exports: bool = True) -> None:
@@ -94,10 +97,6 @@ class Snapshots(Protocol):
 
     def want(self, ids: Collection[str] | None) -> None:
         """The image ids the next reads need (None: every image); a few are looked up, not listed."""
-
-    @property
-    def wanted(self) -> frozenset[str] | None:
-        """The ids last wanted."""
 
 
 @dataclass

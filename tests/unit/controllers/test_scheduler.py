@@ -35,6 +35,10 @@ class Snapshots:
         self.reads += 1
         return self.images
 
+    async def all_self_images(self, max_age: float) -> Mapping[str, SelfImage]:
+        self.reads += 1
+        return self.images
+
     wanted: Any = None
 
     def want(self, ids: Any) -> None:
@@ -160,3 +164,51 @@ def test_running_exports_of_an_image_are_found_by_reference_or_id() -> None:
     view = ObjectView("ns", "web", "uid-web", 1, {}, {})
     found = scheduler.running_exports(scheduler.export_entries(exports), view, "m-1")
     assert sorted(found) == ["ns/by-id", "ns/by-ref"]
+
+
+def _running_scheduler(monkeypatch: Any, check_seconds: float) -> tuple[Any, list[float], list[float]]:
+    """A scheduler over one stable image whose drift checks take ``check_seconds``; it records when
+    each check started and when each fast cycle ran."""
+    stable = _body(
+        "calm", {"imageId": "m-1"}, {"imageId": "m-1", "imageStatus": "Available", "conditions": READY}
+    )
+    runtime = _runtime({"m-1": SelfImage(image_id="m-1", status="Available")}, [stable], [])
+    runtime.gate = SimpleNamespace(active=True)
+    runtime.settings = SimpleNamespace(fast_poll_interval=0.01, slow_poll_interval=600.0)
+    checks: list[float] = []
+    cycles: list[float] = []
+
+    async def check_once(runtime: Any, run_pass: Any, max_age: float | None = None) -> int:
+        checks.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(check_seconds)
+        return 0
+
+    async def poll_in_flight(runtime: Any, run_pass: Any) -> int:
+        cycles.append(asyncio.get_running_loop().time())
+        return 0
+
+    monkeypatch.setattr(scheduler, "check_once", check_once)
+    monkeypatch.setattr(scheduler, "poll_in_flight", poll_in_flight)
+    return runtime, checks, cycles
+
+
+async def test_a_restart_verifies_stable_images_once_the_index_is_filled_not_after_the_slow_interval(
+    monkeypatch: Any,
+) -> None:
+    runtime, checks, _ = _running_scheduler(monkeypatch, check_seconds=0.0)
+    _, _, run = _recorder()
+    task = asyncio.create_task(scheduler.run(runtime, run))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    assert len(checks) == 1  # once, within a few cycles of the start; the next one after 600 s
+
+
+async def test_a_long_drift_check_never_holds_the_cycle_of_the_passes_in_flight(monkeypatch: Any) -> None:
+    # The check of a big account lists a hundred pages (10 s at 10 calls/s); imports go on meanwhile.
+    runtime, checks, cycles = _running_scheduler(monkeypatch, check_seconds=10.0)
+    _, _, run = _recorder()
+    task = asyncio.create_task(scheduler.run(runtime, run))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    assert len(checks) == 1
+    assert len([at for at in cycles if at > checks[0]]) >= 5  # a cycle every 0.05 s at least

@@ -6,7 +6,14 @@ import asyncio
 
 import pytest
 
-from ens_image_operator.ens.ratelimit import BETA, DOCUMENTED_RATES, SCALE, RateLimiter
+from ens_image_operator.ens.ratelimit import (
+    BETA,
+    DOCUMENTED_RATES,
+    SCALE,
+    Priority,
+    RateLimiter,
+    in_background,
+)
 
 
 def now() -> float:
@@ -165,3 +172,49 @@ def test_invalid_limits_are_rejected() -> None:
         RateLimiter(qps=0)
     with pytest.raises(ValueError, match="rate"):
         RateLimiter(qps=1, rates={"ImportImage": 0})
+
+
+@pytest.mark.looptime
+async def test_a_background_listing_gives_way_to_every_caller_in_the_foreground() -> None:
+    # The drift check's paged listing shares DescribeSelfImages' bucket with the passes in flight.
+    limiter = RateLimiter(qps=1, burst=1)
+    served: list[tuple[str, float]] = []
+
+    async def call(tag: str) -> None:
+        await limiter.acquire("DescribeSelfImages")
+        served.append((tag, now()))
+
+    async def listing() -> None:
+        for page in range(3):
+            await call(f"page-{page}")
+
+    pages = asyncio.get_running_loop().create_task(listing(), context=in_background())
+    await asyncio.sleep(0)  # the first page takes the one token there is
+    lookups = [asyncio.create_task(call(f"lookup-{n}")) for n in range(3)]
+    await asyncio.gather(pages, *lookups)
+    assert [tag for tag, _ in served] == ["page-0", "lookup-0", "lookup-1", "lookup-2", "page-1", "page-2"]
+    assert [at for _, at in served] == pytest.approx([0, 1, 2, 3, 4, 5], abs=0.01)  # no token lost
+
+
+@pytest.mark.looptime
+async def test_background_work_raised_to_the_foreground_queues_as_any_caller() -> None:
+    limiter = RateLimiter(qps=1, burst=1)
+    priority = Priority(background=True)
+    served: list[str] = []
+
+    async def call(tag: str) -> None:
+        await limiter.acquire("DescribeSelfImages")
+        served.append(tag)
+
+    async def steady_passes() -> None:
+        for n in range(6):
+            await call(f"lookup-{n}")
+
+    await call("warm")  # the bucket is empty now
+    passes = asyncio.create_task(steady_passes())
+    await asyncio.sleep(0)
+    page = asyncio.get_running_loop().create_task(call("page"), context=in_background(priority))
+    await asyncio.sleep(1.5)
+    priority.background = False  # a pass waits for the listing now
+    await asyncio.gather(passes, page)
+    assert served.index("page") < len(served) - 1  # served before the passes ran out

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ens_image_operator.ens import ratelimit
 from ens_image_operator.ens.errors import NotFound
 from ens_image_operator.ens.models import ExportImageInfo, SelfImage
 from ens_image_operator.poller import ScopeSnapshots, listing_calls, prefers_lookups
@@ -310,3 +311,84 @@ async def test_passes_the_scheduler_did_not_plan_for_share_one_refresh_of_their_
     # Two refreshes at most (the one the first pass started, and one for all the others), no listing.
     assert snapshots.refreshes <= 1 + 2 and client.pages == 100
     assert sorted(set(client.lookups)) == sorted(f"m-{n}" for n in range(20))
+
+
+class PacedPages(CountingClient):
+    """Pages that take ``page_seconds`` each on a fake clock, recording whether each page was
+    requested in the background (the drift check) or the foreground."""
+
+    def __init__(self, size: int, now: list[float], page_seconds: float) -> None:
+        super().__init__(size)
+        self.now, self.page_seconds = now, page_seconds
+        self.page_priorities: list[bool] = []
+
+    async def iter_self_images(
+        self, *, image_id: str | None = None, image_name: str | None = None
+    ) -> AsyncIterator[SelfImage]:
+        if image_id is not None:
+            async for image in super().iter_self_images(image_id=image_id):
+                yield image
+            return
+        for start in range(0, self.size, 50):
+            self.pages += 1
+            self.page_priorities.append(ratelimit._in_background())
+            await asyncio.sleep(0.001)
+            self.now[0] += self.page_seconds
+            for index in range(start, min(start + 50, self.size)):
+                yield SelfImage(image_id=f"m-{index}", status="Available")
+
+
+async def test_the_drift_checks_listing_runs_in_the_background_beside_the_lookups_in_flight() -> None:
+    now = [0.0]
+    client = PacedPages(5000, now, page_seconds=0.1)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    await snapshots.self_images()  # the account's size is known: 100 pages, 10 s
+    now[0] += 100.0  # the account's size is still current (recount_after is 600 s)
+    snapshots.want(_ids(1))
+    check = asyncio.create_task(snapshots.all_self_images(max_age=50.0))
+    await asyncio.sleep(0.01)  # the listing is under way
+    assert set(await snapshots.self_images()) == _ids(1)  # one lookup, not a wait for the listing
+    assert not check.done() and client.lookups == ["m-1"]
+    assert len(await check) == 5000
+    assert client.page_priorities[:100] == [False] * 100  # the pass's own listing at start-up
+    assert client.page_priorities[100:] == [True] * 100
+
+
+async def test_a_pass_that_needs_a_full_listing_raises_the_one_running_in_the_background() -> None:
+    now = [0.0]
+    client = PacedPages(5000, now, page_seconds=0.1)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    check = asyncio.create_task(snapshots.all_self_images(max_age=300.0))
+    await asyncio.sleep(0.02)
+    # The size is not known yet, so a pass's read needs the full listing too: it joins the one running.
+    assert len(await snapshots.self_images()) == 5000
+    await check
+    assert client.pages == 100  # one listing for both
+    assert client.page_priorities[0] is True and client.page_priorities[-1] is False
+
+
+async def test_readers_of_a_listing_slower_than_the_snapshot_age_get_the_last_while_the_next_runs() -> None:
+    # 5000 adoptions at once in an account of 5000 images: a listing takes 10 s, a snapshot may age 1 s.
+    now = [0.0]
+    client = PacedPages(5000, now, page_seconds=0.1)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    await snapshots.self_images()
+    now[0] += 2.0  # older than the snapshot may be, younger than that plus one listing
+    started = now[0]
+    answers = await asyncio.gather(*(snapshots.self_images(need={f"m-{n}"}) for n in range(50)))
+    assert now[0] == started  # nobody waited for the listing that is now running
+    assert all(f"m-{n}" in answer for n, answer in enumerate(answers))
+    await asyncio.sleep(0.5)
+    assert client.pages == 200  # the next listing ran meanwhile, once
+
+
+async def test_a_reader_whose_image_the_last_slow_listing_lacks_waits_for_the_next() -> None:
+    now = [0.0]
+    client = PacedPages(5000, now, page_seconds=0.1)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    await snapshots.self_images()
+    client.size = 5050  # an image created since
+    snapshots.want(None)
+    now[0] += 2.0
+    assert "m-5049" in await snapshots.self_images(need={"m-5049"})
+    assert client.pages == 100 + 101
