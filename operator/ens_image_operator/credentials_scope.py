@@ -137,8 +137,9 @@ class CredentialScopes:
         return [scope.snapshots for scope in self._scopes.values()]
 
     async def aclose(self) -> None:
-        """Close every client."""
+        """Stop every refresh, then close every client."""
         for scope in self._scopes.values():
+            await scope.snapshots.aclose()
             await scope.client.aclose()
             await scope.once.aclose()
         self._scopes.clear()

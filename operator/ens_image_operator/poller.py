@@ -16,6 +16,14 @@ size comes from the last full listing, so the first refresh after start-up alway
 listing is made again every ``recount_after`` seconds to keep the size current. A targeted snapshot
 holds only the wanted ids: an id missing from it proves nothing, which every reader already
 assumes (absence is proven by a lookup made now, see ``reconcile/image.py``).
+
+Two more rules keep a big account from making readers wait:
+
+- the drift check's full listing (:meth:`ScopeSnapshots.all_self_images`) is a refresh of its own,
+  run in the background: the passes' targeted refreshes go on beside it, and its calls yield to
+  theirs in the rate limiter;
+- a reader whose images the last full listing shows Available gets that listing while a refresh
+  runs, as long as it is no older than the snapshot age plus twice the time the listing took.
 """
 
 from __future__ import annotations
@@ -71,8 +79,10 @@ class Listing(Generic[T]):
         switch_ratio: float = SWITCH_RATIO,
         concurrency: int = LOOKUP_CONCURRENCY,
         recount_after: float = RECOUNT_AFTER,
+        settled: Callable[[T], bool] | None = None,
     ) -> None:
         self._fetch: Callable[[], AsyncIterator[T]] = fetch
+        self._settled: Callable[[T], bool] | None = settled
         self._lookup: Callable[[str], AsyncIterator[T]] | None = lookup
         self.max_age = max_age
         self.switch_ratio = switch_ratio
@@ -90,6 +100,8 @@ class Listing(Generic[T]):
         # The refreshes running, at most one of each kind (True: the full listing; False: lookups).
         self._running: dict[bool, asyncio.Future[tuple[dict[str, T], frozenset[str] | None]]] = {}
         self._full_priority = Priority()
+        # Every refresh task not yet done, invalidated ones too (stopping cancels them all).
+        self._tasks: set[asyncio.Future[tuple[dict[str, T], frozenset[str] | None]]] = set()
         self._generation = 0
         self._wanted: frozenset[str] | None = None  # None: every item
         self.account_size: int | None = None  # items in the last full listing
@@ -126,7 +138,7 @@ class Listing(Generic[T]):
         for _ in range(2):
             plan = self._plan()
             running = self._start(plan)
-            if plan is None and self._stale_serves(limit, needed if need is None else frozenset(need)):
+            if self._stale_serves(limit, needed if need is None else frozenset(need)):
                 assert self._full is not None
                 return self._full
             items, covered = await asyncio.shield(running)
@@ -135,20 +147,21 @@ class Listing(Generic[T]):
         return items
 
     def _stale_serves(self, limit: float, needed: frozenset[str] | None) -> bool:
-        """Whether a reader gets the last full listing while the next one runs, instead of waiting.
+        """Whether a reader gets the last full listing while the next refresh runs, instead of waiting.
 
-        Only where the listing takes longer than a snapshot may age: every reader waiting for each
-        listing would then spend most of its time waiting (a cold start of thousands of objects in
-        a big account). The last listing, no older than the age plus one listing's duration, is
-        what waiting for the one started now would deliver at its end. A reader whose ids it does
-        not show waits for the new one.
+        Only for ids the listing shows settled (an Available image: a newer answer would lead a pass
+        to the same decision), and only while the listing is no older than the age plus twice the
+        time it took: waiting for a listing started now would deliver one that old at its end, and
+        the second time allows for the next listing sharing its rate limit with lookups. In a big
+        account a refresh takes longer than a snapshot may age, and without this every reader of a
+        cold start (thousands of adoptions at once) would wait for each refresh in turn.
         """
-        full = self._full
-        if full is None or self._full_took <= limit:
+        full, settled = self._full, self._settled
+        if full is None or settled is None or needed is None:
             return False
-        if self._clock() - self._full_at >= limit + self._full_took:
+        if self._clock() - self._full_at >= limit + 2 * self._full_took:
             return False
-        return needed is not None and all(image_id in full for image_id in needed)
+        return all(image_id in full and settled(full[image_id]) for image_id in needed)
 
     async def get_full(self, max_age: float) -> Mapping[str, T]:
         """Every item, from a full listing no older than ``max_age`` (the drift check).
@@ -179,6 +192,7 @@ class Listing(Generic[T]):
         else:
             running = loop.create_task(coroutine)
         self._running[full] = running
+        self._tasks.add(running)
         running.add_done_callback(lambda done: self._forget(full, done))
         return running
 
@@ -192,6 +206,7 @@ class Listing(Generic[T]):
         return wanted if prefers_lookups(len(wanted), size, self.switch_ratio) else None
 
     def _forget(self, full: bool, future: asyncio.Future[tuple[dict[str, T], frozenset[str] | None]]) -> None:
+        self._tasks.discard(future)
         if self._running.get(full) is future:
             del self._running[full]
         if not future.cancelled():
@@ -240,6 +255,13 @@ class Listing(Generic[T]):
         await asyncio.gather(*(one(image_id) for image_id in sorted(ids)))
         return found
 
+    async def aclose(self) -> None:
+        """Stop the refreshes still running (the operator stops: their client is about to close)."""
+        running, self._running = list(self._tasks), {}
+        for refresh in running:
+            refresh.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
     def invalidate(self) -> None:
         """Drop the snapshot: the next read fetches again (a write happened)."""
         self._items = self._full = None
@@ -280,6 +302,7 @@ class ScopeSnapshots:
             lookup=lambda image_id: client.iter_self_images(image_id=image_id),
             switch_ratio=switch_ratio,
             recount_after=recount_after,
+            settled=lambda image: image.status == "Available",
         )
         self._exports = Listing(lambda: client.iter_export_image_info(), max_age=max_age, clock=clock)
 
@@ -302,6 +325,11 @@ class ScopeSnapshots:
 
     async def export_infos(self) -> Mapping[str, ExportImageInfo]:
         return await self._exports.get()
+
+    async def aclose(self) -> None:
+        """Stop every refresh still running."""
+        await self._images.aclose()
+        await self._exports.aclose()
 
     def invalidate(self, *, images: bool = True, exports: bool = True) -> None:
         # Only the listing a write changed: the other stays shared until it ages out.

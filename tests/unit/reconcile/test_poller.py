@@ -392,3 +392,52 @@ async def test_a_reader_whose_image_the_last_slow_listing_lacks_waits_for_the_ne
     now[0] += 2.0
     assert "m-5049" in await snapshots.self_images(need={"m-5049"})
     assert client.pages == 100 + 101
+
+
+async def test_an_image_still_creating_in_the_last_listing_is_never_answered_from_it_when_old() -> None:
+    # An import in flight needs a newer answer than the one it had: its status is about to change.
+    now = [0.0]
+
+    class OneCreating(PacedPages):
+        async def iter_self_images(self, **filters: Any) -> AsyncIterator[SelfImage]:
+            async for image in super().iter_self_images(**filters):
+                yield SelfImage(image_id="m-7", status="Creating") if image.image_id == "m-7" else image
+
+    client = OneCreating(5000, now, page_seconds=0.1)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    await snapshots.self_images()
+    snapshots.want(_ids(7))
+    now[0] += 2.0
+    await snapshots.self_images(need={"m-7"})
+    assert client.lookups == ["m-7"]  # it waited for a lookup made now
+
+
+async def test_settled_images_of_a_slow_listing_serve_readers_while_lookups_run() -> None:
+    now = [0.0]
+    client = PacedPages(5000, now, page_seconds=0.1)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    await snapshots.self_images()
+    snapshots.want(_ids(*range(90)))  # 90 lookups, as long as the listing at 10 calls/s
+    now[0] += 2.0
+    answers = await asyncio.gather(*(snapshots.self_images(need={f"m-{n}"}) for n in range(90)))
+    assert all(answer[f"m-{n}"].status == "Available" for n, answer in enumerate(answers))
+    assert client.pages == 100  # no second listing: the lookups refresh the wanted ids meanwhile
+
+
+async def test_closing_stops_every_refresh_still_running_even_an_invalidated_one() -> None:
+    # The operator stops: a listing left running would call ENS through a closed client.
+    now = [0.0]
+    client = PacedPages(5000, now, page_seconds=0.1)
+    snapshots = ScopeSnapshots(client, max_age=1.0, clock=lambda: now[0])
+    first = asyncio.create_task(snapshots.all_self_images(max_age=1.0))
+    await asyncio.sleep(0.01)
+    snapshots.invalidate()  # a write: the listing under way is no longer the current one
+    second = asyncio.create_task(snapshots.self_images())
+    await asyncio.sleep(0.01)
+    await snapshots.aclose()
+    pages = client.pages
+    await asyncio.sleep(0.2)
+    assert client.pages == pages < 200  # nothing runs any more
+    for reader in (first, second):
+        with pytest.raises(asyncio.CancelledError):
+            await reader
