@@ -285,6 +285,25 @@ def update_gauges(runtime: Runtime) -> None:
     set_resources(ENS_IMAGE_CATALOG.kind, (ready for _, ready in _entries(runtime, CATALOG_INDEX)))
 
 
+async def list_ahead(runtime: Runtime, max_age: float) -> None:
+    """Start the full listing of every scope with a stable image indexed so far, in the background.
+
+    At start-up the first drift check waits until kopf's listing is indexed; the ENS listings it
+    compares with need not wait for that: started now, the check finds them made (or under way).
+    """
+    listed: set[int] = set()
+    for (namespace, _), entry in _entries(runtime, IMAGE_INDEX):
+        if not entry.stable or not entry.image_id:
+            continue
+        try:
+            cloud = await runtime.scopes.cloud_for(namespace, entry.credentials_ref)
+            if id(cloud.snapshots) not in listed:
+                listed.add(id(cloud.snapshots))
+                await cloud.snapshots.all_self_images(max_age)
+        except Exception:  # noqa: S112 - the drift check itself reports what went wrong
+            continue
+
+
 async def drift_check(runtime: Runtime, run_pass: PassFn, max_age: float) -> None:
     """One drift check, logged; it runs beside the fast cycle, never inside it."""
     try:
@@ -300,8 +319,9 @@ async def run(runtime: Runtime, run_pass: PassFn) -> None:
     """Forever: in-flight passes every fast interval, gauges every few seconds, drift checks.
 
     The first drift check runs as soon as kopf's start-up listing is indexed (the index did not
-    grow for a cycle): after a restart or a failover every stable object is verified against ENS
-    within seconds, not after slowPollInterval. Each check is a task of its own, so its listing of
+    grow for a cycle), on ENS listings started when the first objects were indexed: after a restart
+    or a failover every stable object is verified against ENS within seconds, not after
+    slowPollInterval. Each check is a task of its own, so its listing of
     a big account never holds the cycle of the passes in flight.
     """
     loop = asyncio.get_running_loop()
@@ -309,13 +329,15 @@ async def run(runtime: Runtime, run_pass: PassFn) -> None:
     next_gauges = loop.time()
     next_check, indexed = math.inf, -1
     check: asyncio.Task[None] | None = None
+    ahead: asyncio.Task[None] | None = None
     try:
         while True:
             if not runtime.gate.active:
-                if check is not None:
-                    check.cancel()
+                for task in (check, ahead):
+                    if task is not None:
+                        task.cancel()
                 await runtime.gate.wait_active()
-                next_check, indexed = math.inf, -1  # kopf relists on resume
+                next_check, indexed, ahead = math.inf, -1, None  # kopf relists on resume
             started = loop.time()
             await poll_in_flight(runtime, run_pass)
             if loop.time() >= next_gauges:
@@ -325,10 +347,13 @@ async def run(runtime: Runtime, run_pass: PassFn) -> None:
                 size = len(runtime.indexes.get(IMAGE_INDEX) or ())
                 next_check = loop.time() if size == indexed else math.inf
                 indexed = size
+                if size and ahead is None:
+                    ahead = asyncio.create_task(list_ahead(runtime, slow / 2))
             if loop.time() >= next_check and (check is None or check.done()):
                 next_check = loop.time() + slow
                 check = asyncio.create_task(drift_check(runtime, run_pass, slow / 2))
             await asyncio.sleep(max(0.05, fast - (loop.time() - started)))
     finally:
-        if check is not None:
-            check.cancel()
+        for task in (check, ahead):
+            if task is not None:
+                task.cancel()

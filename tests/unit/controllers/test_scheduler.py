@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from ens_image_operator.api.kinds import ENS_IMAGE, Kind
 from ens_image_operator.controllers import scheduler
 from ens_image_operator.ens.models import SelfImage
@@ -192,6 +194,7 @@ def _running_scheduler(monkeypatch: Any, check_seconds: float) -> tuple[Any, lis
     return runtime, checks, cycles
 
 
+@pytest.mark.looptime
 async def test_a_restart_verifies_stable_images_once_the_index_is_filled_not_after_the_slow_interval(
     monkeypatch: Any,
 ) -> None:
@@ -203,6 +206,7 @@ async def test_a_restart_verifies_stable_images_once_the_index_is_filled_not_aft
     assert len(checks) == 1  # once, within a few cycles of the start; the next one after 600 s
 
 
+@pytest.mark.looptime
 async def test_a_long_drift_check_never_holds_the_cycle_of_the_passes_in_flight(monkeypatch: Any) -> None:
     # The check of a big account lists a hundred pages (10 s at 10 calls/s); imports go on meanwhile.
     runtime, checks, cycles = _running_scheduler(monkeypatch, check_seconds=10.0)
@@ -212,3 +216,31 @@ async def test_a_long_drift_check_never_holds_the_cycle_of_the_passes_in_flight(
     task.cancel()
     assert len(checks) == 1
     assert len([at for at in cycles if at > checks[0]]) >= 5  # a cycle every 0.05 s at least
+
+
+@pytest.mark.looptime
+async def test_the_first_drift_checks_listing_starts_while_the_index_still_fills(monkeypatch: Any) -> None:
+    # kopf indexes 5000 objects in seconds; the 100-page listing need not wait for the last one.
+    runtime, checks, _ = _running_scheduler(monkeypatch, check_seconds=0.0)
+    listed: list[float] = []
+
+    async def all_self_images(max_age: float) -> Mapping[str, SelfImage]:
+        listed.append(asyncio.get_running_loop().time())
+        return {}
+
+    runtime.scopes.snapshots.all_self_images = all_self_images
+    index = runtime.indexes[scheduler.IMAGE_INDEX]
+    _, _, run = _recorder()
+    task = asyncio.create_task(scheduler.run(runtime, run))
+    for n in range(10):  # the index grows at every cycle (0.05 s) for a while
+        await asyncio.sleep(0.03)
+        stable = _body(
+            f"more-{n}",
+            {"imageId": "m-1"},
+            {"imageId": "m-1", "imageStatus": "Available", "conditions": READY},
+        )
+        index[("ns", f"more-{n}")] = [scheduler.image_entry(stable)]
+    await asyncio.sleep(0.3)
+    task.cancel()
+    assert len(checks) == 1 and len(listed) == 1
+    assert listed[0] < checks[0] - 0.2  # listed at the first indexed object, checked once it settled
