@@ -22,8 +22,9 @@ Two more rules keep a big account from making readers wait:
 - the drift check's full listing (:meth:`ScopeSnapshots.all_self_images`) is a refresh of its own,
   run in the background: the passes' targeted refreshes go on beside it, and its calls yield to
   theirs in the rate limiter;
-- a reader whose images the last full listing shows Available gets that listing while a refresh
-  runs, as long as it is no older than the snapshot age plus twice the time the listing took.
+- a reader whose images the last full listing shows Available gets that listing instead of waiting
+  for a refresh, as long as it is no older than the snapshot age plus twice the time the listing took;
+  once it has answered more such readers than it has pages, the next listing starts.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class Listing(Generic[T]):
         self._full: dict[str, T] | None = None
         self._full_at = float("-inf")
         self._full_took = 0.0  # how long that listing took
+        self._served_stale = 0  # readers answered from it since it went stale
         # The refreshes running, at most one of each kind (True: the full listing; False: lookups).
         self._running: dict[bool, asyncio.Future[tuple[dict[str, T], frozenset[str] | None]]] = {}
         self._full_priority = Priority()
@@ -135,12 +137,16 @@ class Listing(Generic[T]):
         # A refresh already running may have been planned for another cycle's ids: wait for it,
         # and if it does not show what this reader needs, wait for one more (never more: a
         # snapshot that lacks an id proves nothing, so returning it is safe).
+        if self._stale_serves(limit, needed if need is None else frozenset(need)):
+            assert self._full is not None and self.account_size is not None
+            # Once more readers were answered from it than it has pages, listing again is the
+            # cheaper way to keep answering them (the rule that chooses lookups or a listing).
+            self._served_stale += 1
+            if self._served_stale >= listing_calls(self.account_size):
+                self._start(None)
+            return self._full
         for _ in range(2):
-            plan = self._plan()
-            running = self._start(plan)
-            if self._stale_serves(limit, needed if need is None else frozenset(need)):
-                assert self._full is not None
-                return self._full
+            running = self._start(self._plan())
             items, covered = await asyncio.shield(running)
             if _covers(covered, needed):
                 break
@@ -230,6 +236,7 @@ class Listing(Generic[T]):
         if generation == self._generation:  # not invalidated while fetching
             if plan is None:
                 self._full, self._full_at, self._full_took = items, done, done - started
+                self._served_stale = 0
             newer = self._items is not None and self._covers is not None and self._taken_at > started
             if plan is not None or not newer:
                 # A listing that ran beside a newer targeted refresh does not replace its snapshot.
