@@ -23,6 +23,7 @@ import yaml
 
 from ens_image_kit.sandbox.api import ApiRequest, KubernetesApi, Reply
 from ens_image_kit.sandbox.registry import Json, read_crds
+from ens_image_kit.sandbox.request_counts import REQUESTS_PATH, RequestCounts
 from ens_image_kit.sandbox.write_faults import FAULTS_PATH, WriteFaults, inflict
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class SandboxEmulator(kmock.KubernetesEmulator):
 
     api: KubernetesApi = attrs.field(factory=KubernetesApi)
     write_faults: WriteFaults = attrs.field(factory=WriteFaults)
+    request_counts: RequestCounts = attrs.field(factory=RequestCounts)
     _seen: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -48,6 +50,17 @@ class SandboxEmulator(kmock.KubernetesEmulator):
         body = await raw_request.read()
         if raw_request.path == FAULTS_PATH:
             return await self.write_faults.serve_admin(raw_request, body)
+        if raw_request.path == REQUESTS_PATH:
+            return await self.request_counts.serve_admin(raw_request, body)
+        logged = self.request_counts.record(
+            raw_request.method, raw_request.path, dict(raw_request.query), raw_request.headers, body
+        )
+        response = await self._serve(raw_request, body)
+        if logged is not None:
+            logged["code"] = response.status
+        return response
+
+    async def _serve(self, raw_request: aiohttp.web.BaseRequest, body: bytes) -> aiohttp.web.StreamResponse:
         fault = self.write_faults.pick(raw_request.method, raw_request.path)
         if fault is not None and not fault.after:
             return await inflict(raw_request, fault)
