@@ -16,6 +16,7 @@ from ens_image_operator import GROUP
 from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE_EXPORT, Kind
 from ens_image_operator.controllers import connection, ownership, scheduler
 from ens_image_operator.controllers.index import ObjectIndex
+from ens_image_operator.controllers.kopf_storage import MemoryDiffBaseStorage, UnmarkedProgressStorage
 from ens_image_operator.controllers.kube import KubeError
 from ens_image_operator.controllers.runtime import KubeHandle, Runtime, utc_now
 from ens_image_operator.metrics import RECONCILE_DURATION, record_error
@@ -34,10 +35,11 @@ RETRY_REASONS = frozenset({"Retrying", "Throttled"})
 def configure_kopf(settings: kopf.OperatorSettings, lifetime: int = 60) -> None:
     """Everything kopf writes on our objects goes under our own prefix."""
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
+    # Neither writes to an object that a handler's pass handled at once (kopf_storage.py): the
+    # last-handled essence stays in memory, progress is stored only for retries, with no marker.
+    settings.persistence.progress_storage = UnmarkedProgressStorage(prefix=GROUP)
+    if not isinstance(settings.persistence.diffbase_storage, MemoryDiffBaseStorage):
+        settings.persistence.diffbase_storage = MemoryDiffBaseStorage(prefix=GROUP)
     settings.posting.level = logging.WARNING  # our own events say what happens; kopf's logs stay logs
     objects_log = logging.getLogger("kopf.objects")
     if not any(isinstance(existing, _QuietIndexers) for existing in objects_log.filters):
@@ -132,9 +134,9 @@ def _after_pass(runtime: Runtime, kind: Kind, view: ObjectView, outcome: Outcome
         record_error(kind.kind, outcome.verdict.reason)
         return runtime.backoffs.failed(view.uid, _loop_now())
     runtime.backoffs.succeeded(view.uid)
-    if outcome.requeue is None:
-        # Nothing more to poll for: the next pass starts from a fresh event or a fresh read.
-        runtime.written.forget(view.uid)
+    # What this pass wrote stays known until the watch delivers it (``WrittenStatuses.seen`` in the
+    # index handlers): a pass from a body older than the write, such as the scheduler's right after
+    # a handler made an adoption Ready, would write the same status and event again.
     if outcome.verdict.state is State.STALLED:
         record_error(kind.kind, outcome.verdict.reason)
     delay = outcome.requeue or runtime.settings.fast_poll_interval
@@ -151,13 +153,19 @@ async def run_pass(runtime: Runtime, kind: Kind, body: Mapping[str, Any], *, for
     async with runtime.lock(_uid(body)):
         if not runtime.gate.active:
             return  # another replica acts; its own passes cover this object
+        if not force and runtime.written.superseded(body):
+            # The scheduler took this body before the watch delivered a newer one (often the write
+            # of a handler's pass that just ended): the next cycle passes the newer one if needed.
+            return
         body = runtime.written.current(body)  # inside the lock: a pass that just ended may have written
         view = ObjectView.from_body(body)
         if view.deleting:
             return
         if not force and runtime.backoffs.waiting(view.uid, _loop_now()):
             return
-        handle = KubeHandle(runtime.kube, kind, body, runtime.written)
+        # A forced pass has kopf's newest body (or the drift check's fresh read); the scheduler's
+        # may predate kopf's finalizer patch, so a create from it reads the object first.
+        handle = KubeHandle(runtime.kube, kind, body, runtime.written, current=force)
         async with runtime.passes:
             now = utc_now()
             reconciler = runtime.reconciler(kind)
@@ -224,6 +232,8 @@ def _register_lifecycle(registry: kopf.OperatorRegistry, settings: Settings, run
     async def startup(settings: kopf.OperatorSettings, memo: Any, logger: Any, **_: Any) -> None:
         configure_kopf(settings, lifetime=lifetime)
         runtime: Runtime = await runtime_factory(connection.login(settings, logger))
+        handled = settings.persistence.diffbase_storage
+        runtime.handled = handled if isinstance(handled, MemoryDiffBaseStorage) else None
         runtime.indexes.update({name: ObjectIndex() for name in scheduler.INDEX_IDS})
         # Ownership is decided from every claim, and kopf's listing reaches the handlers object by
         # object: one listing of our own first, so no early pass sees a partial picture.
@@ -253,11 +263,16 @@ def _register_indexes(registry: kopf.OperatorRegistry) -> None:
     def indexer(index_id: str, entry: Any) -> Any:
         def index(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
             view = ObjectView.from_body(body)
-            index = _runtime(memo).indexes[index_id]
+            runtime = _runtime(memo)
+            index = runtime.indexes[index_id]
             if type == "DELETED":
                 index.remove((view.namespace, view.name), view.uid)
+                runtime.written.gone(view.uid)
+                if runtime.handled is not None:
+                    runtime.handled.forget(view.uid)
             else:
                 index.put((view.namespace, view.name), view.uid, entry(body))
+                runtime.written.seen(body)
 
         return index
 

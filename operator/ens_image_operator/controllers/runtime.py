@@ -14,6 +14,7 @@ from ens_image_operator.api.export import EnsImageExportSpec, EnsImageExportStat
 from ens_image_operator.api.image import EnsImageSpec, EnsImageStatus
 from ens_image_operator.api.kinds import ENS_IMAGE, ENS_IMAGE_CATALOG, ENS_IMAGE_EXPORT, Kind
 from ens_image_operator.controllers.index import ObjectIndex
+from ens_image_operator.controllers.kopf_storage import MemoryDiffBaseStorage
 from ens_image_operator.controllers.kube import KubeApi, KubeConflict
 from ens_image_operator.controllers.ownership import Claims
 from ens_image_operator.controllers.peering import PeeringGate
@@ -47,13 +48,18 @@ def _revision(body: Mapping[str, Any]) -> int | None:
 class WrittenStatuses:
     """The status we last wrote per object, until the watch stream has caught up with it.
 
-    kopf hands timers the last body it saw; a pass right after our own write would otherwise
-    decide from a status older than what is stored. Entries leave once a newer body arrives, so
-    only objects in flight are held.
+    kopf hands timers the last body it saw, and the scheduler hands a cycle's passes the bodies its
+    index held when the cycle began; a pass from a body older than our own write would decide from
+    a status older than what is stored, and write the same status (and post the same event) again.
+    An entry leaves once a body as new as the write arrives, at a pass or at the watch event the
+    index handlers see, so only writes the watch has not delivered yet are held. Beside them, the
+    newest resourceVersion the watch delivered per object (one integer each) tells a pass that its
+    body was superseded after the cycle took it.
     """
 
     def __init__(self) -> None:
         self._latest: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._delivered: dict[str, int] = {}
 
     def record(self, uid: str, stored: Mapping[str, Any]) -> None:
         revision = _revision(stored)
@@ -72,8 +78,44 @@ class WrittenStatuses:
             return body
         return {**body, "status": entry[1]}
 
+    def seen(self, body: Mapping[str, Any]) -> None:
+        """The watch delivered ``body``: remember its version; forget our write once it caught up."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        revision = _revision(body)
+        if not uid or revision is None:
+            return
+        if revision > self._delivered.get(uid, -1):
+            self._delivered[uid] = revision
+        entry = self._latest.get(uid)
+        if entry is not None and revision >= entry[0]:
+            del self._latest[uid]
+
+    def superseded(self, body: Mapping[str, Any]) -> bool:
+        """Whether the watch has delivered a newer version of this object than ``body``."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        revision = _revision(body)
+        return revision is not None and revision < self._delivered.get(uid, -1)
+
+    def as_delivered(self, body: Mapping[str, Any]) -> bool:
+        """Whether ``body`` is the newest version the watch delivered, with no write of ours after it."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        revision = _revision(body)
+        if not uid or revision is None or uid in self._latest:
+            return False
+        return revision >= self._delivered.get(uid, -1)
+
     def forget(self, uid: str) -> None:
+        """What we wrote no longer holds (a write lost to another writer, a finished deletion)."""
         self._latest.pop(uid, None)
+
+    def gone(self, uid: str) -> None:
+        """The object was deleted: nothing of it is kept."""
+        self._latest.pop(uid, None)
+        self._delivered.pop(uid, None)
+
+    def __len__(self) -> int:
+        """Writes the watch has not delivered yet."""
+        return len(self._latest)
 
 
 @dataclass
@@ -94,6 +136,8 @@ class Runtime:
     claims: Claims = field(default_factory=Claims)
     # Open while this replica may call ENS and write status (always, when standalone).
     gate: PeeringGate = field(default_factory=PeeringGate)
+    # kopf's last-handled essences (its diff-base storage), to forget deleted objects.
+    handled: MemoryDiffBaseStorage | None = None
     # Taken inside an object's lock, never around one: a pass holding a slot never waits for a lock.
     passes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PASS_LIMIT))
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
@@ -136,12 +180,21 @@ class KubeHandle:
     """An :class:`~ens_image_operator.reconcile.ports.ObjectHandle` over the Kubernetes API and kopf."""
 
     def __init__(
-        self, kube: KubeApi, kind: Kind, body: Mapping[str, Any], written: WrittenStatuses | None = None
+        self,
+        kube: KubeApi,
+        kind: Kind,
+        body: Mapping[str, Any],
+        written: WrittenStatuses | None = None,
+        *,
+        current: bool = False,
     ) -> None:
         self._kube = kube
         self._kind = kind
         self._body = body
         self._written = written
+        # ``body`` is the newest version there is to know of (kopf's handler body, a fresh read):
+        # a claim may be conditional on it without reading the object again (``fresh_status``).
+        self._current = current
         metadata = body.get("metadata") or {}
         self.namespace = str(metadata.get("namespace") or "")
         self.name = str(metadata.get("name") or "")
@@ -175,7 +228,16 @@ class KubeHandle:
         if self._written is not None:
             self._written.record(self.uid, stored)
 
-    async def fresh_status(self) -> dict[str, Any]:
+    async def fresh_status(self, *, before_claim: bool = False) -> dict[str, Any]:
+        if (
+            before_claim
+            and self._current
+            and self._written is not None
+            and self._written.as_delivered(self._body)
+        ):
+            # The claim that follows is conditional on this very version (``_version``): a read
+            # would only repeat what the watch delivered.
+            return dict(self._body.get("status") or {})
         body = await self._kube.get(self._kind, self.namespace, self.name)
         if body is not None:
             version = (body.get("metadata") or {}).get("resourceVersion")

@@ -31,6 +31,9 @@ class Outcome:
     verdict: Verdict
     record: ApiModel | None = None  # a partial status model: the fields it sets (None removes)
     requeue: float | None = None  # seconds; None: nothing to poll for (stable or terminally stalled)
+    # Set by the loop, never by a driver: the pass already stored this outcome's status (a create
+    # writes it with the new id), so finishing the pass only posts the transition's event.
+    stored: bool = False
 
     @property
     def status(self) -> dict[str, Any]:

@@ -135,6 +135,11 @@ def image_verdict(image: SelfImage, *, adopted: bool) -> Verdict:
     return Verdict(State.PROGRESSING, "Importing", f"image {image.image_id} is {status}")
 
 
+def importing_message(image_id: str, name: str) -> str:
+    """What an import shows from ImportImage's answer until ENS lists the image."""
+    return f"image {image_id} ({name}) is being imported"
+
+
 ImagePass = Pass[EnsImageSpec, EnsImageStatus]
 
 
@@ -284,7 +289,9 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
             image = await self._by_id(image_id, cloud)
         if image is None:
             if self._settling(started, p.now):
-                return Observation(self.waiting("Importing", f"waiting for image {image_id} to appear"))
+                # The verdict the import left (same reason, same message): nothing new to write.
+                message = importing_message(image_id, image_name(p.spec, p.view))
+                return Observation(self.waiting("Importing", message))
             message = f"image {image_id} no longer exists in ENS: delete this EnsImage and create it again"
             return Observation(Outcome(Verdict(State.STALLED, "NotFound", message)))
         verdict = image_verdict(image, adopted=False)
@@ -364,7 +371,7 @@ class ImageDriver(Driver[EnsImageSpec, EnsImageStatus]):
         # No snapshot invalidation here: with many imports at once, each would force a new listing
         # for everyone; the new image shows up in a later cycle's snapshot (within the listing lag).
         # The Importing event comes with this verdict (the loop posts one per transition).
-        verdict = Verdict(State.PROGRESSING, "Importing", f"image {image_id} ({name}) is being imported")
+        verdict = Verdict(State.PROGRESSING, "Importing", importing_message(image_id, name))
         outcome = Outcome(
             verdict, EnsImageStatus(image_id=image_id, image_status="Creating"), self.intervals.fast
         )

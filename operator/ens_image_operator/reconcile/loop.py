@@ -91,7 +91,7 @@ def event_type(state: State) -> EventType:
 async def finish(view: ObjectView, handle: ObjectHandle, outcome: Outcome, now: datetime) -> float | None:
     """Write the outcome to the object (only if something changed), post an event on a transition."""
     patch = status_patch(view, outcome, now)
-    if _changes(view.status, patch):
+    if not outcome.stored and _changes(view.status, patch):
         await handle.patch_status(patch)
     before = previous_verdict(view.status)
     after = (outcome.verdict.state.value, outcome.verdict.reason)
@@ -191,8 +191,11 @@ class Reconciler(Generic[SpecT, StatusT]):
             if observation.exists:
                 return observation.outcome
             # Nothing exists: before creating, make sure no other pass recorded an intent since
-            # this object was read; if one did, look again from what is stored.
-            fresh = cast(StatusT, self.driver.status_model.model_validate(await handle.fresh_status()))
+            # this object was read; if one did, look again from what is stored. (The claim is
+            # conditional on the version this status is from, so a handle may answer from the
+            # object as delivered: a stale one fails the claim, and nothing is created.)
+            stored = await handle.fresh_status(before_claim=True)
+            fresh = cast(StatusT, self.driver.status_model.model_validate(stored))
             fields = self.driver.intent_fields
             if intent_of(fresh, fields) != intent_of(p.status, fields):
                 p = replace(p, status=fresh)
@@ -223,7 +226,9 @@ class Reconciler(Generic[SpecT, StatusT]):
         The intent write is conditional on the object as last read: if anyone wrote since (or
         deleted the object) it raises LostWrite and the pass ends without calling the cloud. If
         the process dies during the call, the next pass finds the intent and looks for the result
-        instead of creating a second one.
+        instead of creating a second one. The write right after the call carries the id and the
+        pass's whole outcome (conditions, observedGeneration): one write, not two, and the id is
+        no later for it.
         """
         intent = self.driver.intent(p, target)
         await handle.claim_status(intent.record.to_patch())
@@ -235,8 +240,9 @@ class Reconciler(Generic[SpecT, StatusT]):
                 # other failure may hide a success, so the intent stays for recovery.
                 await handle.patch_status(intent.undo.to_patch())
             raise
-        await handle.patch_status(created.record.to_patch())
-        return created.outcome
+        outcome = created.outcome
+        await handle.patch_status({**status_patch(p.view, outcome, p.now), **created.record.to_patch()})
+        return replace(outcome, stored=True)
 
     # --- deletion ----------------------------------------------------------------------------
 

@@ -32,11 +32,17 @@ class ObjectHandle(Protocol):
         A recorded ``imageId`` is never removed: a None for it is dropped from the patch.
         """
 
-    async def fresh_status(self) -> dict[str, Any]:
-        """The object's status as the API server has it now (remembered as the next precondition)."""
+    async def fresh_status(self, *, before_claim: bool = False) -> dict[str, Any]:
+        """The object's status as the API server has it now (remembered as the next precondition).
+
+        ``before_claim``: only a :meth:`claim_status` follows, conditional on the version this
+        answer is from. The handle may then answer from the object as the watch delivered it,
+        without a read: if the object moved on since, the claim fails and nothing is created.
+        """
 
     async def claim_status(self, patch: Mapping[str, Any]) -> None:
-        """Merge-patch the status only if the object is unchanged since the last ``fresh_status``.
+        """Merge-patch the status only if the object is unchanged since the last ``fresh_status``
+        (or, before any, since the version it was delivered at).
 
         Raises :class:`ObjectChanged` when another write came first, :class:`ObjectGone` when the
         object was deleted meanwhile.

@@ -35,3 +35,31 @@ def test_opaque_resource_versions_are_not_compared() -> None:
     written = WrittenStatuses()
     written.record("u1", _body("abc", {"imageId": "m-1"}))
     assert written.current(_body("10", {}))["status"] == {}
+
+
+def test_a_write_the_watch_delivered_is_forgotten() -> None:
+    written = WrittenStatuses()
+    written.record("u1", _body("12", {"imageId": "m-1"}))
+    written.seen(_body("11", {}))  # an older event: the write is still ahead of the watch
+    assert len(written) == 1
+    written.seen(_body("12", {"imageId": "m-1"}))
+    assert len(written) == 0
+
+
+def test_a_body_older_than_what_the_watch_delivered_is_superseded() -> None:
+    # The scheduler took a body at the start of its cycle; a handler's pass wrote Ready meanwhile
+    # and the watch delivered it: the pass from the old body would write Ready (and its event) again.
+    written = WrittenStatuses()
+    written.record("u1", _body("12", {"ready": True}))
+    written.seen(_body("12", {"ready": True}))
+    assert written.superseded(_body("10", {}))
+    assert not written.superseded(_body("12", {"ready": True}))
+    assert not written.superseded({"metadata": {"uid": "u2", "resourceVersion": "3"}})
+
+
+def test_a_deleted_object_leaves_nothing_behind() -> None:
+    written = WrittenStatuses()
+    written.record("u1", _body("12", {"imageId": "m-1"}))
+    written.seen(_body("11", {}))
+    written.gone("u1")
+    assert len(written) == 0 and not written.superseded(_body("10", {}))

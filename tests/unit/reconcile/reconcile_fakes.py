@@ -36,8 +36,8 @@ class FakeObject:
             else:
                 self.status[key] = value
 
-    async def fresh_status(self) -> dict[str, Any]:
-        return dict(self.status)
+    async def fresh_status(self, *, before_claim: bool = False) -> dict[str, Any]:
+        return dict(self.status)  # always as stored: the fake has no versions to make a claim fail
 
     async def claim_status(self, patch: Mapping[str, Any]) -> None:
         self.log.append("claim:" + ",".join(sorted(patch)))

@@ -13,7 +13,7 @@ from ens_image_operator.api.export import EnsImageExportSpec, EnsImageExportStat
 from ens_image_operator.ens.errors import EnsError, Throttled, Transient
 from ens_image_operator.reconcile.conditions import State, Verdict
 from ens_image_operator.reconcile.driver import Created, Driver, Intent, Observation, Outcome, Pass
-from ens_image_operator.reconcile.loop import Reconciler
+from ens_image_operator.reconcile.loop import Reconciler, finish
 from ens_image_operator.reconcile.timing import Intervals
 
 SPEC = {"imageId": "m-1", "ossBucket": "exports", "ossRegionId": "cn-beijing"}
@@ -60,8 +60,24 @@ async def test_the_loop_stores_the_intent_before_the_create_and_the_id_right_aft
     log: list[str] = []
     obj = FakeObject(log=log)
     outcome = await _pass(ToyDriver(log), obj)
-    assert log == ["observe:-", "claim:startedAt", "patch:startedAt", "Make", "patch:imageId"]
+    # The write right after the call carries the id (with the outcome's status: one write, not two).
+    assert log[:4] == ["observe:-", "claim:startedAt", "patch:startedAt", "Make"]
+    assert log[4].startswith("patch:") and "imageId" in log[4].removeprefix("patch:").split(",")
+    assert len(log) == 5
     assert outcome.status == {"exportStatus": "Exporting"}
+
+
+async def test_the_write_after_the_create_carries_the_outcome_so_finishing_writes_nothing_more() -> None:
+    log: list[str] = []
+    obj = FakeObject(log=log)
+    v = view(SPEC, obj.status)
+    outcome = await Reconciler(ToyDriver(log)).reconcile(v, obj, cloud_of(FakeEns()), NOW)
+    assert obj.patches[-1]["imageId"] == "m-1" and obj.patches[-1]["exportStatus"] == "Exporting"
+    assert {c["type"]: c["reason"] for c in obj.patches[-1]["conditions"]}["Reconciling"] == "Making"
+    writes = len(obj.patches)
+    await finish(v, obj, outcome, NOW)
+    assert len(obj.patches) == writes  # no second write of the same status
+    assert obj.event_reasons == ["Making"]  # the transition's event is still posted
 
 
 async def test_an_intent_recorded_by_another_pass_is_observed_not_created_again() -> None:

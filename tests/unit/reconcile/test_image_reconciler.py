@@ -12,7 +12,7 @@ from ens_image_operator.ens.errors import Invalid, Throttled, Transient
 from ens_image_operator.reconcile.conditions import State, Verdict, build
 from ens_image_operator.reconcile.failures import CredentialsProblem
 from ens_image_operator.reconcile.image import ImageDriver
-from ens_image_operator.reconcile.loop import Reconciler
+from ens_image_operator.reconcile.loop import Reconciler, finish
 from ens_image_operator.reconcile.ports import Cloud, ObjectView
 from ens_image_operator.reconcile.timing import Intervals
 
@@ -43,7 +43,8 @@ async def test_import_records_the_new_image_id_right_after_the_call(reconciler: 
     order: list[str] = []
     ens, obj = FakeEns(order), FakeObject(log=order)
     await _pass(reconciler, obj, ens, view(IMPORT_SPEC))
-    assert order[order.index("ImportImage") + 1] == "patch:imageId"
+    after = order[order.index("ImportImage") + 1]
+    assert after.startswith("patch:") and "imageId" in after.removeprefix("patch:").split(",")
     assert obj.status["imageId"] == "m-1"
 
 
@@ -293,3 +294,33 @@ async def test_unusable_credentials_stall_naming_the_secret_and_are_rechecked(
     outcome = await reconciler.reconcile(view(IMPORT_SPEC), FakeObject(), broken, NOW)
     assert (outcome.verdict.state, outcome.verdict.reason) == (State.STALLED, "CredentialsError")
     assert "default/creds" in outcome.verdict.message and outcome.requeue == INTERVALS.credentials_recheck
+
+
+# --- writes per import (P7) ---------------------------------------------------------------------
+
+
+async def _pass_and_finish(reconciler: Reconciler[Any, Any], obj: FakeObject, ens: FakeEns, now: Any) -> Any:
+    v = view(IMPORT_SPEC, obj.status)
+    outcome = await reconciler.reconcile(v, obj, cloud_of(ens), now)
+    if outcome is not None:
+        await finish(v, obj, outcome, now)
+    return outcome
+
+
+async def test_an_import_writes_its_status_three_times_until_ready(reconciler: Reconciler[Any, Any]) -> None:
+    # The intent, then the id with the Importing status in one write, then Ready; a pass while ENS
+    # does not list the new image yet writes nothing (it would say only what the status says).
+    ens, obj = FakeEns(), FakeObject()
+    ens.listed = {}  # the shared snapshot predates the new image
+    await _pass_and_finish(reconciler, obj, ens, NOW)
+    assert [sorted(patch) for patch in obj.patches] == [
+        ["imageName", "importStartedAt"],
+        ["conditions", "imageId", "imageStatus", "observedGeneration"],
+    ]
+    await _pass_and_finish(reconciler, obj, ens, NOW + timedelta(seconds=1))
+    assert len(obj.patches) == 2
+    ens.listed = None
+    ens.images["m-1"] = ens.images["m-1"].model_copy(update={"status": "Available"})
+    outcome = await _pass_and_finish(reconciler, obj, ens, NOW + timedelta(seconds=2))
+    assert outcome.verdict.state is State.READY and len(obj.patches) == 3
+    assert obj.event_reasons == ["Importing", "Available"]
