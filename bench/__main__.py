@@ -1,4 +1,4 @@
-"""Run the benchmarks of docs/performance.md: ``python -m bench [p1|p1b|p2|p3|p4|p5|p6|all] [flags]``.
+"""Run the benchmarks of docs/performance.md: ``python -m bench [p1|p1b|p2|p3|p4|p5|p6|p7|p8|all] [flags]``.
 
 Without a name every benchmark runs with its defaults (or ``--quick``); with a name, the flags that
 follow are that benchmark's own (``python -m bench p1 --n 10,100,1000``).
@@ -19,6 +19,8 @@ BENCHMARKS = {
     "p4": "bench.p4_memory",
     "p5": "bench.p5_client",
     "p6": "bench.p6_cold_start",
+    "p7": "bench.p7_kube_requests",
+    "p8": "bench.p8_idle",
 }
 
 
