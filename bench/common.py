@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -283,6 +284,18 @@ class Emulator:
 
     def config(self, **settings: object) -> None:
         self.post("/config", settings)
+
+
+def call_kinds(entries: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """ENS calls by action from the emulator's call log, DescribeSelfImages split into listing pages
+    and lookups by ImageId."""
+    kinds: Counter[str] = Counter()
+    for entry in entries:
+        action = entry["action"]
+        if action == "DescribeSelfImages":
+            action += " by ImageId" if entry["params"].get("ImageId") else " (listing page)"
+        kinds[action] += 1
+    return dict(kinds)
 
 
 def total_calls(counts: Mapping[str, Mapping[str, int]], action: str | None = None) -> int:

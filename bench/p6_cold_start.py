@@ -39,6 +39,7 @@ import psutil  # type: ignore[import-untyped]
 from bench.common import (
     Emulator,
     Kube,
+    call_kinds,
     ens_image,
     is_ready,
     parse_sizes,
@@ -131,17 +132,6 @@ def cpu_seconds(stack: LocalStack) -> dict[str, float]:
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
-
-
-def call_kinds(entries: list[dict[str, Any]]) -> dict[str, int]:
-    """Calls by action, DescribeSelfImages split into lookups by ImageId and listing pages."""
-    kinds: Counter[str] = Counter()
-    for entry in entries:
-        action = entry["action"]
-        if action == "DescribeSelfImages":
-            action += " by ImageId" if entry["params"].get("ImageId") else " (listing page)"
-        kinds[action] += 1
-    return dict(kinds)
 
 
 def coverage(entries: list[dict[str, Any]], account: int) -> list[tuple[float, int]]:

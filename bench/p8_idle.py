@@ -50,6 +50,7 @@ from bench.common import (
     Kube,
     _git,
     all_ready,
+    call_kinds,
     ens_image,
     figure,
     is_ready,
@@ -224,17 +225,6 @@ def ready_gauge(stack: LocalStack) -> float:
 
 
 # ---- the run -----------------------------------------------------------------------------------
-
-
-def call_kinds(entries: list[dict[str, Any]]) -> dict[str, int]:
-    """ENS calls by action, DescribeSelfImages split into listing pages and lookups by ImageId."""
-    kinds: Counter[str] = Counter()
-    for entry in entries:
-        action = entry["action"]
-        if action == "DescribeSelfImages":
-            action += " by ImageId" if entry["params"].get("ImageId") else " (listing page)"
-        kinds[action] += 1
-    return dict(kinds)
 
 
 def drift_checks_allowed(window: float, since_start: float, slow: float, listing: float) -> int:
