@@ -55,6 +55,20 @@ def now_rfc3339() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def split_namespace(rest: list[str]) -> tuple[str | None, list[str]]:
+    """``(namespace, the path after it)`` of an API path's segments after the group version.
+
+    ``namespaces/X/status`` and ``namespaces/X/finalize`` are the namespace's own subresources.
+    """
+    if (
+        rest[0] == "namespaces"
+        and len(rest) >= 3
+        and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
+    ):
+        return rest[1], rest[2:]
+    return None, rest
+
+
 @dataclass
 class ApiRequest:
     """What the API layer needs from an HTTP request."""
@@ -249,13 +263,7 @@ class KubernetesApi:
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
     def _target(self, group: str, version: str, rest: list[str]) -> Target:
-        namespace: str | None = None
-        if (
-            rest[0] == "namespaces"
-            and len(rest) >= 3
-            and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
-        ):
-            namespace, rest = rest[1], rest[2:]
+        namespace, rest = split_namespace(rest)
         plural = rest[0]
         rtype = self.registry.get(group, version, plural)
         if rtype is None or len(rest) > 3:

@@ -28,6 +28,8 @@ from typing import Any
 
 import aiohttp.web
 
+from ens_image_kit.sandbox.api import split_namespace
+
 REQUESTS_PATH = "/_sandbox/requests"
 DEFAULT_LOG_LIMIT = 10_000
 MAX_LOGGED_BODY = 64 * 1024
@@ -62,14 +64,7 @@ def classify(method: str, path: str, query: dict[str, str]) -> Classified:
         return Classified(method.lower(), "other")
     if not rest:
         return Classified("get", "discovery")
-    namespace: str | None = None
-    # The same rule as the API's router: /namespaces/X/status is the namespace's subresource.
-    if (
-        rest[0] == "namespaces"
-        and len(rest) >= 3
-        and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
-    ):
-        namespace, rest = rest[1], rest[2:]
+    namespace, rest = split_namespace(rest)  # the API's own rule
     resource = f"{rest[0]}.{group}" if group else rest[0]
     name = rest[1] if len(rest) > 1 else None
     if len(rest) > 2:
