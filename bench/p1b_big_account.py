@@ -157,6 +157,8 @@ async def measure_switch(
             # Forced lookups (any k), else the full listing; max_age 0: every read refreshes.
             snapshots = ScopeSnapshots(ens, max_age=0.0, switch_ratio=1e9)
             await snapshots.self_images()  # learn the account size (a listing, not timed)
+            # Forget that listing (the size stays learnt): it would answer settled images by itself.
+            snapshots.invalidate()
             snapshots.want(wanted)
             await asyncio.sleep(0 if qps is None else 1.0)  # let the bucket refill (burst: 1 s of calls)
             emulator.delete("/calls")
