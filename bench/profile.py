@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from bench.common import RESULTS
+from bench.common import RESULTS, ROOT
 
 RATE = 50  # samples per second
 
@@ -76,6 +76,13 @@ def profiled(
                     recorder.wait()
         if not output.exists():
             raise RuntimeError(f"py-spy wrote no flame graph: {_text(log)}")
+        scrub(output)
+
+
+def scrub(svg: Path) -> None:
+    """Paths in the graph relative to the checkout: it says where code is, not where it was run."""
+    text = svg.read_text(encoding="utf-8")
+    svg.write_text(text.replace(f"{ROOT}/", ""), encoding="utf-8")
 
 
 def _text(log: IO[str]) -> str:
