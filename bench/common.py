@@ -6,20 +6,22 @@ exactly one JSON line of its figures, so a script can read the last line.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
 import os
 import platform
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.console import Console
@@ -27,8 +29,13 @@ from rich.table import Table
 
 from ens_image_kit.stack import LocalStack
 
+if TYPE_CHECKING:
+    from tests.cluster.controlplane import ControlPlane
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+CRDS = ROOT / "crds"
+OPERATOR_USER = "ens-image-operator"  # its client certificate on a real API server (tests/cluster/pki.py)
 GROUP, VERSION = "ens.image-operator.io", "v1alpha1"
 PLURALS = {"EnsImage": "ensimages", "EnsImageExport": "ensimageexports"}
 console = Console(highlight=False, width=120)
@@ -49,6 +56,27 @@ def parse_sizes(text: str) -> list[int]:
 # ---- the stack ---------------------------------------------------------------------------------
 
 
+KUBE_TARGETS = ("sandbox", "real")
+
+
+class BenchStack(LocalStack):
+    """The stack, and how the benchmark itself reaches its Kubernetes API: the local sandbox, or a
+    real kube-apiserver (``tests/cluster``) that the operator logs in to as its own client identity."""
+
+    plane: ControlPlane | None = None
+
+    @property
+    def target(self) -> str:
+        return "sandbox" if self.plane is None else "real"
+
+    def kube(self, workers: int = 8) -> Kube:
+        if self.plane is None:
+            return Kube(sandbox_url(self), workers)
+        context = ssl.create_default_context(cafile=str(self.plane.pki / "ca.crt"))
+        context.load_cert_chain(str(self.plane.pki / "admin.crt"), str(self.plane.pki / "admin.key"))
+        return Kube(self.plane.server, workers, verify=context)
+
+
 @contextmanager
 def local_stack(
     *,
@@ -56,23 +84,70 @@ def local_stack(
     fast_poll: float,
     operator_env: Mapping[str, str] | None = None,
     with_operator: bool = True,
-) -> Iterator[LocalStack]:
-    """Emulator + local Kubernetes API (+ the operator) in a scratch directory, all stopped after."""
-    with tempfile.TemporaryDirectory(prefix="ens-bench-") as scratch:
-        stack = LocalStack(
-            Path(scratch),
+    state_file: Path | None = None,
+    kube: str = "sandbox",
+    audit: bool = False,
+) -> Iterator[BenchStack]:
+    """Emulator + a Kubernetes API (+ the operator) in a scratch directory, all stopped after.
+
+    ``kube="real"`` starts etcd and kube-apiserver of ``tests/cluster`` (built once, cached) instead
+    of the local sandbox and installs the CRDs there; ``audit`` turns on its audit log
+    (``stack.plane.audit_log``). A state file is copied, so the seed stays as it was.
+    """
+    with tempfile.TemporaryDirectory(prefix="ens-bench-") as scratch, ExitStack() as cleanup:
+        workdir = Path(scratch)
+        plane = None
+        if state_file is not None:
+            state_file = Path(shutil.copy(state_file, workdir / "ens.db"))
+        if kube == "real":
+            from tests.cluster.controlplane import start_control_plane
+
+            plane = start_control_plane(
+                workdir / "k8s", progress=lambda line: print(line, flush=True), audit=audit
+            )
+            cleanup.callback(plane.stop)
+            install_crds(plane)
+        elif kube != "sandbox":
+            raise ValueError(f"kube must be one of {', '.join(KUBE_TARGETS)}, not {kube!r}")
+        stack = BenchStack(
+            workdir,
             step_seconds=step_seconds,
             fast_poll_interval=fast_poll,
+            state_file=state_file,
             operator_env={"ENS_OPERATOR_LOG_LEVEL": "WARNING", **(operator_env or {})},
             start_timeout=120,
+            kubeconfig=plane.client_kubeconfig(OPERATOR_USER) if plane else None,
         )
+        stack.plane = plane
         try:
             with stack:
                 if with_operator:
                     stack.start_operator()
                 yield stack
         finally:
-            keep_logs(Path(scratch))
+            keep_logs(workdir)
+
+
+def add_kube_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kube",
+        choices=KUBE_TARGETS,
+        default="sandbox",
+        help="the Kubernetes API: the local sandbox, or a real kube-apiserver + etcd "
+        "(built once from tests/cluster, needs Go; results named <name>_real)",
+    )
+
+
+def result_name(name: str, kube: str) -> str:
+    """``p2_lag`` on the sandbox, ``p2_lag_real`` on a real API server."""
+    return name if kube == "sandbox" else f"{name}_{kube}"
+
+
+def install_crds(plane: ControlPlane) -> None:
+    """Apply ``crds/`` to a real API server and wait until they are served."""
+    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
+    for args in (["apply", "-f", str(CRDS)], ["wait", "--for=condition=Established", "-f", str(CRDS)]):
+        subprocess.run([str(plane.kubectl), *args], check=True, env=env, capture_output=True, timeout=120)
 
 
 def keep_logs(scratch: Path) -> None:
@@ -105,15 +180,21 @@ def oss_source(obj: str, bucket: str = "bench") -> dict[str, Any]:
     return {"oss": {"bucket": bucket, "object": obj, "region": "cn-beijing"}}
 
 
-class Kube:
-    """The local Kubernetes API over HTTP: bulk creates with a few workers, lists, watches."""
+BENCH_AGENT = {"User-Agent": "ens-bench"}
 
-    def __init__(self, url: str, workers: int = 8) -> None:
+
+class Kube:
+    """A Kubernetes API over HTTP(S): bulk creates with a few workers, lists, watches."""
+
+    def __init__(self, url: str, workers: int = 8, verify: ssl.SSLContext | bool = True) -> None:
         self.url = url
         self.workers = workers
+        self.verify = verify
 
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(120.0))
+    def client(self, timeout: float | None = 120.0) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.url, timeout=httpx.Timeout(timeout), verify=self.verify, headers=BENCH_AGENT
+        )
 
     async def namespace(self, name: str) -> None:
         async with self.client() as http:
@@ -219,7 +300,7 @@ class Kube:
         if since:
             params["resourceVersion"] = since
         async with (
-            httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(None)) as http,
+            self.client(timeout=None) as http,
             http.stream("GET", collection(kind, namespace), params=params) as response,
         ):
             async for line in response.aiter_lines():

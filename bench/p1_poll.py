@@ -16,22 +16,21 @@ import time
 from typing import Any
 
 from bench.common import (
+    BenchStack,
     Emulator,
-    Kube,
     ens_image,
     figure,
     local_stack,
     oss_source,
     parse_sizes,
     run,
-    sandbox_url,
     save,
     save_plot,
     show,
     total_calls,
 )
 
-from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
+from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET
 
 NAMESPACE = "p1"
 FOREVER = 10**6  # emulator step: no import finishes while we count
@@ -65,9 +64,9 @@ async def per_resource_poller(url: str, image_ids: list[str], cycles: int, perio
     return cycles
 
 
-async def measure_one(stack: LocalStack, n: int, cycles: int, fast: float, within: float) -> dict[str, Any]:
+async def measure_one(stack: BenchStack, n: int, cycles: int, fast: float, within: float) -> dict[str, Any]:
     emulator = Emulator(stack.admin_url)
-    kube = Kube(sandbox_url(stack))
+    kube = stack.kube()
     namespace = f"{NAMESPACE}-{n}"
     await kube.namespace(namespace)
     bodies = [ens_image(f"img-{i:05d}", source=oss_source(f"p1-{n}-{i}.qcow2")) for i in range(n)]

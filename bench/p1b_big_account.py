@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import shutil
 import statistics
 import tempfile
 import time
@@ -26,22 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    BenchStack,
     Emulator,
-    Kube,
     ens_image,
     figure,
-    keep_logs,
+    local_stack,
     oss_source,
     parse_sizes,
     run,
-    sandbox_url,
     save,
     save_plot,
     show,
     total_calls,
 )
 
-from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, LocalStack
+from ens_image_kit.stack import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET
 
 NAMESPACE = "p1b"
 FOREVER = 10**6  # emulator step: no import finishes while we count
@@ -72,34 +70,25 @@ def seed_state(path: Path, count: int) -> list[str]:
 
 @contextmanager
 def seeded_stack(
-    seed: Path, fast_poll: float, env: dict[str, str], operator: bool = True
-) -> Iterator[LocalStack]:
-    """Emulator (on a copy of ``seed``) + local Kubernetes API (+ the operator), stopped after."""
-    with tempfile.TemporaryDirectory(prefix="ens-bench-") as scratch:
-        state = Path(scratch) / "ens.db"
-        shutil.copy(seed, state)
-        stack = LocalStack(
-            Path(scratch),
-            step_seconds=FOREVER,
-            fast_poll_interval=fast_poll,
-            state_file=state,
-            operator_env={"ENS_OPERATOR_LOG_LEVEL": "WARNING", **env},
-            start_timeout=120,
-        )
-        try:
-            with stack:
-                if operator:
-                    stack.start_operator()
-                yield stack
-        finally:
-            keep_logs(Path(scratch))
+    seed: Path, fast_poll: float, env: dict[str, str], operator: bool = True, kube: str = "sandbox"
+) -> Iterator[BenchStack]:
+    """Emulator (on a copy of ``seed``) + a Kubernetes API (+ the operator), stopped after."""
+    with local_stack(
+        step_seconds=FOREVER,
+        fast_poll=fast_poll,
+        operator_env=env,
+        with_operator=operator,
+        state_file=seed,
+        kube=kube,
+    ) as stack:
+        yield stack
 
 
 async def measure_cycles(
-    stack: LocalStack, k: int, cycles: int, fast: float, within: float
+    stack: BenchStack, k: int, cycles: int, fast: float, within: float
 ) -> dict[str, Any]:
     emulator = Emulator(stack.admin_url)
-    kube = Kube(sandbox_url(stack))
+    kube = stack.kube()
     namespace = f"{NAMESPACE}-{k}"
     await kube.namespace(namespace)
     bodies = [ens_image(f"img-{i:05d}", source=oss_source(f"p1b-{k}-{i}.qcow2")) for i in range(k)]
@@ -138,7 +127,7 @@ async def measure_cycles(
 
 
 async def measure_switch(
-    stack: LocalStack, ids: list[str], ks: list[int], qps: float | None, repeats: int
+    stack: BenchStack, ids: list[str], ks: list[int], qps: float | None, repeats: int
 ) -> list[dict[str, Any]]:
     """One refresh as k forced lookups by id, and as the full listing: calls and seconds each."""
     from ens_image_operator.ens.client import EnsClient

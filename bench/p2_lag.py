@@ -18,28 +18,27 @@ from typing import Any
 
 import httpx
 from bench.common import (
-    Kube,
+    BenchStack,
+    add_kube_argument,
     ens_image,
     figure,
     is_ready,
     local_stack,
     oss_source,
     percentile,
+    result_name,
     run,
-    sandbox_url,
     save,
     save_plot,
     show,
 )
 
-from ens_image_kit.stack import LocalStack
-
 NAMESPACE = "p2"
 FOREVER = 10**6
 
 
-async def measure(stack: LocalStack, n: int, spread: float, fast: float) -> dict[str, Any]:
-    kube = Kube(sandbox_url(stack))
+async def measure(stack: BenchStack, n: int, spread: float, fast: float) -> dict[str, Any]:
+    kube = stack.kube()
     await kube.namespace(NAMESPACE)
     bodies = [ens_image(f"img-{i:05d}", source=oss_source(f"p2-{i}.qcow2")) for i in range(n)]
     await kube.create_many(NAMESPACE, bodies)
@@ -102,16 +101,21 @@ def main(argv: list[str] | None = None) -> int:
         "--spread", type=float, default=10.0, help="changes spread over this many s (0: burst)"
     )
     parser.add_argument("--quick", action="store_true", help="N = 100")
+    add_kube_argument(parser)
     args = parser.parse_args(argv)
     n = 100 if args.quick else args.n
 
     env = {"ENS_OPERATOR_QPS": "200"}  # set-up speed only: polling needs a few calls per cycle
-    with local_stack(step_seconds=FOREVER, fast_poll=args.fast_poll, operator_env=env) as stack:
+    name = result_name("p2_lag", args.kube)
+    with local_stack(
+        step_seconds=FOREVER, fast_poll=args.fast_poll, operator_env=env, kube=args.kube
+    ) as stack:
         result = run(measure(stack, n, args.spread, args.fast_poll))
 
     met = result["p99_s"] <= result["goal_p99_s"] and result["setup_complete"] and not result["never_ready"]
     show(
-        f"P2: status lag, {result['measured']} of {n} images turned Available over {args.spread:g} s",
+        f"P2 ({args.kube} API): status lag, {result['measured']} of {n} images turned Available "
+        f"over {args.spread:g} s",
         ["fast poll (s)", "p50 (s)", "p99 (s)", "max (s)", "never Ready", "goal p99 ≤ (s)", "met"],
         [[args.fast_poll, result["p50_s"], result["p99_s"], result["max_s"], result["never_ready"],
           result["goal_p99_s"], "yes" if met else "NO"]],
@@ -122,10 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     axes.axvline(result["goal_p99_s"], color="k", linestyle="--", label="goal for p99")
     axes.set_xlabel("seconds from the change in ENS to Ready=True seen by a watch")
     axes.set_ylabel("fraction of objects")
-    axes.set_title(f"P2: status lag, N = {result['measured']}, fast poll {args.fast_poll:g} s")
+    axes.set_title(
+        f"P2 ({args.kube} API): status lag, N = {result['measured']}, fast poll {args.fast_poll:g} s"
+    )
     axes.legend()
-    save_plot(fig, "p2_lag")
-    save("p2_lag", {**{k: v for k, v in result.items() if k != "lags"}, "goal_met": met})
+    save_plot(fig, name)
+    save(name, {**{k: v for k, v in result.items() if k != "lags"}, "kube": args.kube, "goal_met": met})
     return 0
 
 

@@ -19,21 +19,18 @@ import time
 from typing import Any
 
 from bench.common import (
+    BenchStack,
     Emulator,
-    Kube,
     ens_image,
     figure,
     local_stack,
     oss_source,
     percentile,
     run,
-    sandbox_url,
     save,
     save_plot,
     show,
 )
-
-from ens_image_kit.stack import LocalStack
 
 FOREVER = 10**6
 LIFTED_GOAL_P99 = 5.0
@@ -44,9 +41,9 @@ def goal_p99(n: int, import_rate: float) -> float:
     return max(LIFTED_GOAL_P99, math.ceil(n / import_rate) + 2.0)
 
 
-async def burst(stack: LocalStack, n: int, namespace: str, within: float) -> dict[str, Any]:
+async def burst(stack: BenchStack, n: int, namespace: str, within: float) -> dict[str, Any]:
     emulator = Emulator(stack.admin_url)
-    kube = Kube(sandbox_url(stack))
+    kube = stack.kube()
     await kube.namespace(namespace)
     emulator.delete("/calls")
     bodies = [

@@ -15,21 +15,18 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 from bench.common import (
-    Kube,
+    BenchStack,
     all_ready,
     ens_image,
     figure,
     local_stack,
     parse_sizes,
     run,
-    sandbox_url,
     save,
     save_plot,
     seed_images,
     show,
 )
-
-from ens_image_kit.stack import LocalStack
 
 NAMESPACE = "p4"
 GOAL_MIB = 150.0
@@ -51,10 +48,10 @@ async def sample(pid: int, seconds: float) -> float:
     return peak
 
 
-async def measure(stack: LocalStack, sizes: list[int], settle: float) -> list[dict[str, Any]]:
+async def measure(stack: BenchStack, sizes: list[int], settle: float) -> list[dict[str, Any]]:
     assert stack.operator is not None
     pid = stack.operator.process.pid
-    kube = Kube(sandbox_url(stack))
+    kube = stack.kube()
     await kube.namespace(NAMESPACE)
     image_ids = await seed_images(stack, max(sizes), "p4")
     rows = [{"objects": 0, "rss_mib": round(await sample(pid, settle), 1), "setup_s": 0.0}]

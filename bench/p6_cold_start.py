@@ -37,22 +37,23 @@ from typing import Any
 import httpx
 import psutil  # type: ignore[import-untyped]
 from bench.common import (
+    BenchStack,
     Emulator,
     Kube,
+    add_kube_argument,
     call_kinds,
     ens_image,
     is_ready,
     parse_sizes,
     percentile,
+    result_name,
     run,
-    sandbox_url,
     save,
     save_plot,
     show,
 )
 from bench.p1b_big_account import seed_state, seeded_stack
 
-from ens_image_kit.stack import LocalStack
 from ens_image_operator.settings import Settings
 
 NAMESPACE = "p6"
@@ -69,7 +70,7 @@ def calls_goal(account: int) -> int:
 class Sampler:
     """Background samples of the operator's RSS and of the emulator's call log (deduplicated)."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: BenchStack) -> None:
         self.stack = stack
         self.rss: list[tuple[float, float]] = []  # (monotonic, MiB)
         self.calls: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -118,15 +119,20 @@ class Sampler:
         )
 
 
-def cpu_seconds(stack: LocalStack) -> dict[str, float]:
-    """CPU seconds (user + system) each child process has used so far."""
+def cpu_seconds(stack: BenchStack) -> dict[str, float]:
+    """CPU seconds (user + system) each child process has used so far (on a real API server: its
+    kube-apiserver and etcd in place of the sandbox)."""
+    pids = {name: child.process.pid for name in ("operator", "sandbox", "emulator")
+            if (child := getattr(stack, name)) is not None}  # fmt: skip
+    if stack.plane is not None:
+        pids.update(
+            (name, pid) for name, pid in stack.plane.pids().items() if name != "kube-controller-manager"
+        )
     used = {}
-    for name in ("operator", "sandbox", "emulator"):
-        child = getattr(stack, name)
-        if child is not None:
-            with contextlib.suppress(psutil.Error):
-                times = psutil.Process(child.process.pid).cpu_times()
-                used[name] = times.user + times.system
+    for name, pid in pids.items():
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            used[name] = times.user + times.system
     return used
 
 
@@ -187,10 +193,10 @@ async def list_rv(kube: Kube) -> tuple[dict[str, str], str | None, int]:
     return versions, document.get("metadata", {}).get("resourceVersion"), sum(1 for i in items if is_ready(i))
 
 
-async def apply_phase(stack: LocalStack, ids: list[str], within: float) -> dict[str, Any]:
+async def apply_phase(stack: BenchStack, ids: list[str], within: float) -> dict[str, Any]:
     n = len(ids)
     emulator = Emulator(stack.admin_url)
-    kube = Kube(sandbox_url(stack), workers=16)
+    kube = stack.kube(workers=16)
     await kube.namespace(NAMESPACE)
     state = new_watch_state()
     watcher = asyncio.create_task(watch_ready(kube, None, state))
@@ -244,9 +250,9 @@ async def apply_phase(stack: LocalStack, ids: list[str], within: float) -> dict[
     }
 
 
-async def restart_phase(stack: LocalStack, n: int, window: float, env: dict[str, str]) -> dict[str, Any]:
+async def restart_phase(stack: BenchStack, n: int, window: float, env: dict[str, str]) -> dict[str, Any]:
     emulator = Emulator(stack.admin_url)
-    kube = Kube(sandbox_url(stack))
+    kube = stack.kube()
     stopped = time.monotonic()
     stack.stop_operator()
     stop_s = time.monotonic() - stopped
@@ -323,7 +329,7 @@ def measure(seed: Path, ids: list[str], args: argparse.Namespace) -> dict[str, A
     again = {"ENS_OPERATOR_QPS": str(args.qps)} if args.qps else {}
     if args.apply_qps and not args.qps:
         again = {"ENS_OPERATOR_QPS": str(Settings.model_fields["qps"].default)}
-    with seeded_stack(seed, args.fast_poll, env) as stack:
+    with seeded_stack(seed, args.fast_poll, env, kube=args.kube) as stack:
         started = time.monotonic()
         apply = run(apply_phase(stack, ids, within=args.within))
         took = time.monotonic() - started
@@ -355,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--apply-qps", type=float, default=None, help="operator ENS QPS during the apply only (set-up)"
     )
-    parser.add_argument("--name", default="p6_cold_start", help="results file name (JSON and PNG)")
+    parser.add_argument("--name", default=None, help="results file name (default p6_cold_start[_real])")
     parser.add_argument("--within", type=float, default=180.0, help="longest wait for all Ready (s)")
     parser.add_argument("--window", type=float, default=40.0, help="observation after a restart (s)")
     parser.add_argument(
@@ -364,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO", help="operator log level")
     parser.add_argument("--note", default="", help="a note kept in the JSON (e.g. which code ran)")
     parser.add_argument("--quick", action="store_true", help="N = 1000, no second restart")
+    add_kube_argument(parser)
     args = parser.parse_args(argv)
+    args.name = args.name or result_name("p6_cold_start", args.kube)
     if args.quick:
         args.n, args.drift_slow = [1000], 0.0
 
@@ -376,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(measure(seed, ids, args))
 
     show(
-        f"P6 cold start: N adoptions applied at once (operator defaults, fast poll {args.fast_poll:g} s)",
+        f"P6 cold start ({args.kube} API): N adoptions applied at once "
+        f"(operator defaults, fast poll {args.fast_poll:g} s)",
         ["N", "all Ready (s)", "p50 (s)", "p99 (s)", "ENS calls", "calls by kind", "RSS max (MiB)", "met"],
         [
             [
@@ -451,18 +460,19 @@ def main(argv: list[str] | None = None) -> int:
     left.axvline(READY_GOAL_S, color="k", linestyle="--", label="goal 60 s")
     left.set_xlabel("seconds since the apply started")
     left.set_ylabel("% of objects Ready")
-    left.set_title("P6: adoptions applied at once")
+    left.set_title(f"P6 ({args.kube} API): adoptions applied at once")
     left.legend()
     right.axvline(REVERIFY_GOAL_S, color="k", linestyle="--", label="goal 30 s")
     right.set_xlabel("seconds since the operator was started again")
     right.set_ylabel("% of images covered by a DescribeSelfImages answer")
-    right.set_title("P6: restart over Ready objects")
+    right.set_title(f"P6 ({args.kube} API): restart over Ready objects")
     right.set_ylim(-2, 102)
     right.legend(fontsize=8)
     save_plot(fig, args.name)
     save(
         args.name,
         {
+            "kube": args.kube,
             "fast_poll_s": args.fast_poll,
             "qps": args.qps,
             "apply_qps": args.apply_qps,

@@ -29,22 +29,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
 from bench.common import (
     GROUP,
+    OPERATOR_USER,
     VERSION,
+    BenchStack,
     Emulator,
     Kube,
+    add_kube_argument,
     ens_image,
     figure,
     is_ready,
     local_stack,
     oss_source,
+    result_name,
     run,
     sandbox_url,
     save,
@@ -52,8 +58,6 @@ from bench.common import (
     seed_images,
     show,
 )
-
-from ens_image_kit.stack import LocalStack
 
 REQUESTS = "/_sandbox/requests"
 IMPORT_WRITES_GOAL = 4
@@ -96,6 +100,62 @@ class Requests:
         response.raise_for_status()
         log: list[dict[str, Any]] = response.json()["log"]
         return log
+
+
+class AuditRequests:
+    """The same log read from a real API server's audit log (JSON lines, one event per request
+    stage; the policy of ``tests/cluster/controlplane.py`` keeps the bodies of writes). A request
+    is the operator's when it logged in as the operator's own client certificate."""
+
+    def __init__(self, path: Path, operator_user: str) -> None:
+        self.path = path
+        self.user = operator_user
+        self.entries: list[dict[str, Any]] = []
+        self.by_id: dict[str, dict[str, Any]] = {}
+        self.offset = 0
+
+    def start(self) -> None:
+        self._read()
+
+    def mark(self) -> int:
+        self._read()
+        return len(self.entries)
+
+    def since(self, seq: int) -> list[dict[str, Any]]:
+        self._read()
+        return self.entries[seq:]
+
+    def _read(self) -> None:
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            data = log.read()
+        complete = data.rfind(b"\n") + 1  # a line being written is read next time
+        self.offset += complete
+        for line in data[:complete].splitlines():
+            event = json.loads(line)
+            code = (event.get("responseStatus") or {}).get("code")
+            known = self.by_id.get(event["auditID"])
+            if known is not None:  # a watch's ResponseStarted, then its ResponseComplete
+                known["code"] = code or known["code"]
+                continue
+            ref = event.get("objectRef") or {}
+            resource = str(ref.get("resource") or "other")
+            if ref.get("apiGroup"):
+                resource += "." + ref["apiGroup"]
+            if ref.get("subresource"):
+                resource += "/" + ref["subresource"]
+            entry = {
+                "client": str(event.get("userAgent") or ""),
+                "authenticated": (event.get("user") or {}).get("username") == self.user,
+                "verb": event["verb"],
+                "resource": resource,
+                "namespace": ref.get("namespace"),
+                "name": ref.get("name"),
+                "code": code,
+                "body": event.get("requestObject"),
+            }
+            self.by_id[event["auditID"]] = entry
+            self.entries.append(entry)
 
 
 def base_plural(resource: str) -> str:
@@ -285,10 +345,15 @@ def none_left(items: list[dict[str, Any]]) -> bool:
     return not items
 
 
-async def measure(stack: LocalStack, args: argparse.Namespace) -> list[dict[str, Any]]:
+async def measure(stack: BenchStack, args: argparse.Namespace) -> list[dict[str, Any]]:
     n = args.n
-    kube = Kube(sandbox_url(stack))
-    requests = Requests(sandbox_url(stack))
+    kube = stack.kube()
+    requests: Requests | AuditRequests
+    if stack.plane is None:
+        requests = Requests(sandbox_url(stack))
+    else:
+        assert stack.plane.audit_log is not None, "a real API server started without its audit log"
+        requests = AuditRequests(stack.plane.audit_log, OPERATOR_USER)
     ids = await seed_images(stack, n, "p7-seed")
     for namespace in ("p7-import", "p7-adopt"):
         await kube.namespace(namespace)
@@ -367,7 +432,7 @@ async def measure(stack: LocalStack, args: argparse.Namespace) -> list[dict[str,
     return results
 
 
-def plot(results: Sequence[Mapping[str, Any]], n: int, name: str) -> None:
+def plot(results: Sequence[Mapping[str, Any]], n: int, name: str, kube: str) -> None:
     """Stacked writes per object by what they are, reads as crosses, the import goal as a line."""
     fig, axes = figure()
     names = [r["scenario"] for r in results]
@@ -388,7 +453,7 @@ def plot(results: Sequence[Mapping[str, Any]], n: int, name: str) -> None:
     axes.axhline(IMPORT_WRITES_GOAL, color="k", linestyle="--", label="import goal: 4 writes to the object")
     axes.set_ylim(0, max(bottoms, default=0.0) * 1.6 + 1)
     axes.set_ylabel("requests per object")
-    axes.set_title(f"P7: the operator's Kubernetes requests per object (N = {n})")
+    axes.set_title(f"P7 ({kube} API): the operator's Kubernetes requests per object (N = {n})")
     axes.legend(fontsize=7, ncol=2, loc="upper left")
     save_plot(fig, name)
 
@@ -410,18 +475,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", type=lambda s: s.split(","), default=None, help="scenarios to run (comma list)"
     )
-    parser.add_argument("--name", default="p7_kube_requests", help="results file name (JSON and PNG)")
+    parser.add_argument("--name", default=None, help="results file name (default p7_kube_requests[_real])")
     parser.add_argument("--note", default="", help="a note kept in the JSON (e.g. which code ran)")
     parser.add_argument("--quick", action="store_true", help="N = 5")
+    add_kube_argument(parser)
     args = parser.parse_args(argv)
+    args.name = args.name or result_name("p7_kube_requests", args.kube)
     if args.quick:
         args.n = 5
 
-    with local_stack(step_seconds=args.step, fast_poll=args.fast_poll) as stack:
+    real = args.kube != "sandbox"
+    with local_stack(step_seconds=args.step, fast_poll=args.fast_poll, kube=args.kube, audit=real) as stack:
         results = run(measure(stack, args))
 
     show(
-        f"P7 the operator's Kubernetes requests per object, N = {args.n} per scenario (counted at the API)",
+        f"P7 the operator's Kubernetes requests per object, N = {args.n} per scenario "
+        f"(counted at the {args.kube} API)",
         ["scenario", "writes", "to the object", "events", "writes min-max", "reads", "reads min-max",
          "other requests", "done (s)"],
         [
@@ -441,12 +510,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([r["scenario"], "not one object's", label, f"{total} in all"])
     show("P7 what the requests were (per object unless said)", ["scenario", "", "request", "count"], rows)
 
-    plot(results, args.n, args.name)
+    plot(results, args.n, args.name, args.kube)
     imports = next((r for r in results if r["scenario"] == "import"), None)
     save(
         args.name,
         {
             "n": args.n,
+            "kube": args.kube,
             "fast_poll_s": args.fast_poll,
             "step_s": args.step,
             "note": args.note,

@@ -46,6 +46,7 @@ import psutil  # type: ignore[import-untyped]
 import yaml
 from bench.common import (
     ROOT,
+    BenchStack,
     Emulator,
     Kube,
     _git,
@@ -63,7 +64,6 @@ from bench.common import (
 from bench.p1b_big_account import seed_state, seeded_stack
 from bench.profile import profiled
 
-from ens_image_kit.stack import LocalStack
 from ens_image_operator.settings import Settings
 
 NAMESPACE = "p8"
@@ -196,7 +196,7 @@ class KubeRelay:
 # ---- the operator's metrics --------------------------------------------------------------------
 
 
-def scrape(stack: LocalStack) -> dict[str, float]:
+def scrape(stack: BenchStack) -> dict[str, float]:
     """The operator's Prometheus samples, ``{'name{labels}': value}``."""
     text = httpx.get(f"http://127.0.0.1:{stack.metrics_port}/metrics", timeout=10).text
     samples = {}
@@ -220,7 +220,7 @@ def operator_counts(samples: dict[str, float]) -> dict[str, float]:
     }
 
 
-def ready_gauge(stack: LocalStack) -> float:
+def ready_gauge(stack: BenchStack) -> float:
     return scrape(stack).get('ens_operator_resources{kind="EnsImage",ready="True"}', 0.0)
 
 
@@ -233,8 +233,8 @@ def drift_checks_allowed(window: float, since_start: float, slow: float, listing
     return max(0, min(math.floor((window + listing) / slow) + 1, math.floor(since_start / slow)))
 
 
-async def set_up(stack: LocalStack, ids: list[str], within: float) -> float:
-    kube = Kube(sandbox_url(stack), workers=16)
+async def set_up(stack: BenchStack, ids: list[str], within: float) -> float:
+    kube = stack.kube(workers=16)
     await kube.namespace(NAMESPACE)
     started = time.monotonic()
     bodies = [ens_image(f"idle-{i:05d}", imageId=image_id) for i, image_id in enumerate(ids)]
@@ -252,7 +252,7 @@ async def versions(kube: Kube) -> tuple[dict[str, str], int]:
     )
 
 
-def wait_indexed(stack: LocalStack, n: int, within: float) -> float:
+def wait_indexed(stack: BenchStack, n: int, within: float) -> float:
     """Until the operator's gauges count ``n`` Ready EnsImages (its index holds them all)."""
     started = time.monotonic()
     while ready_gauge(stack) < n:
@@ -263,12 +263,12 @@ def wait_indexed(stack: LocalStack, n: int, within: float) -> float:
 
 
 async def window(
-    stack: LocalStack, relay: KubeRelay, args: argparse.Namespace, operator_started: float, qps: float
+    stack: BenchStack, relay: KubeRelay, args: argparse.Namespace, operator_started: float, qps: float
 ) -> dict[str, Any]:
     assert stack.operator is not None
     pid = stack.operator.process.pid
     emulator = Emulator(stack.admin_url)
-    kube = Kube(sandbox_url(stack))
+    kube = stack.kube()
     rv_before, ready_before = await versions(kube)
     metrics_before = operator_counts(scrape(stack))
     others = {name: getattr(stack, name).process.pid for name in ("sandbox", "emulator")}

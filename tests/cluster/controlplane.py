@@ -26,6 +26,17 @@ from .pki import write_pki
 
 START_TIMEOUT = 60.0
 CONTROLLERS = ("namespace-controller", "serviceaccount-controller")
+# With ``audit=True``: every request once it is answered, the bodies of writes (never of Secrets).
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "resources": [{"group": "", "resources": ["secrets"]}]},
+        {"level": "Request", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+        {"level": "Metadata"},
+    ],
+}
 
 
 class StartError(RuntimeError):
@@ -42,12 +53,16 @@ def free_port() -> int:
 class ControlPlane:
     """etcd + kube-apiserver of one version in ``workdir``; a context manager."""
 
-    def __init__(self, binaries: Binaries, workdir: Path, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(
+        self, binaries: Binaries, workdir: Path, start_timeout: float = START_TIMEOUT, *, audit: bool = False
+    ) -> None:
         self.binaries = binaries
         self.workdir = workdir
         self.start_timeout = start_timeout
         self.pki = workdir / "pki"
-        self.kubeconfig = workdir / "kubeconfig"
+        self.kubeconfig = workdir / "kubeconfig"  # the admin's
+        # The audit log (JSON lines, see AUDIT_POLICY) when started with ``audit=True``.
+        self.audit_log = workdir / "audit.log" if audit else None
         self.kubectl_dir = workdir / "bin"  # holds `kubectl`: the in-skew client, for PATH
         self.etcd_port = 0
         self.port = 0
@@ -83,11 +98,15 @@ class ControlPlane:
             self._start_apiserver()
             self._wait_ready(began + self.start_timeout)
             self.startup_seconds = time.monotonic() - began
-            self._write_kubeconfig()
+            self._write_kubeconfig("admin", self.kubeconfig)
             self._start_controller_manager()
         except BaseException:
             self.stop()
             raise
+
+    def pids(self) -> dict[str, int]:
+        """The running children by name (etcd, kube-apiserver, kube-controller-manager)."""
+        return {name: process.pid for name, process in self._processes.items() if process.poll() is None}
 
     def stop(self) -> None:
         """Controllers, API server, then etcd; each gets SIGTERM, then SIGKILL after 15 s."""
@@ -135,6 +154,12 @@ class ControlPlane:
     def _start_apiserver(self) -> None:
         self.port = free_port()
         pki = self.pki
+        audit: list[str] = []
+        if self.audit_log is not None:
+            policy = self.workdir / "audit-policy.yaml"
+            policy.write_text(yaml.safe_dump(AUDIT_POLICY, sort_keys=False), encoding="utf-8")
+            audit = [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}",
+                     "--audit-log-format=json", "--audit-log-maxsize=0"]  # fmt: skip
         self._spawn(
             "kube-apiserver",
             [
@@ -158,6 +183,7 @@ class ControlPlane:
                 "--allow-privileged=true",
                 # It only matters for Pods, which never run here, and wants a `default` SA nobody creates.
                 "--disable-admission-plugins=ServiceAccount",
+                *audit,
             ],
         )
 
@@ -209,7 +235,14 @@ class ControlPlane:
             parts.append(f"--- last lines of {path} ---\n{tail}")
         return "\n".join(parts)
 
-    def _write_kubeconfig(self) -> None:
+    def client_kubeconfig(self, user: str) -> Path:
+        """A kubeconfig that logs in as one of the client identities of ``pki.CLIENTS``."""
+        path = self.workdir / f"{user}.kubeconfig"
+        if not path.exists():
+            self._write_kubeconfig(user, path)
+        return path
+
+    def _write_kubeconfig(self, user: str, path: Path) -> None:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -221,18 +254,18 @@ class ControlPlane:
             ],
             "users": [
                 {
-                    "name": "admin",
+                    "name": user,
                     "user": {
-                        "client-certificate": str(self.pki / "admin.crt"),
-                        "client-key": str(self.pki / "admin.key"),
+                        "client-certificate": str(self.pki / f"{user}.crt"),
+                        "client-key": str(self.pki / f"{user}.key"),
                     },
                 }
             ],
-            "contexts": [{"name": "ens-test", "context": {"cluster": "ens-test", "user": "admin"}}],
+            "contexts": [{"name": "ens-test", "context": {"cluster": "ens-test", "user": user}}],
             "current-context": "ens-test",
         }
-        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        self.kubeconfig.chmod(0o600)
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        path.chmod(0o600)
 
 
 def unavailable_reason() -> str | None:
@@ -246,9 +279,9 @@ def unavailable_reason() -> str | None:
     )
 
 
-def start_control_plane(workdir: Path, progress: Progress = print) -> ControlPlane:
+def start_control_plane(workdir: Path, progress: Progress = print, *, audit: bool = False) -> ControlPlane:
     """Build (if needed) and start the control plane of ``ENS_K8S_VERSION``; the caller stops it."""
     binaries = ensure_binaries(wanted_version(), progress)
-    plane = ControlPlane(binaries, workdir)
+    plane = ControlPlane(binaries, workdir, audit=audit)
     plane.start()
     return plane

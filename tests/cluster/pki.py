@@ -12,6 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 Key = ec.EllipticCurvePrivateKey
+# Client identities in system:masters: the admin (tests, kubectl), and one for an operator run by a
+# benchmark, so the API server's audit log tells the operator's requests from everybody else's.
+CLIENTS = ("admin", "ens-image-operator")
 
 
 def _name(common_name: str, organization: str | None = None) -> x509.Name:
@@ -68,7 +71,7 @@ def _certificate(
 
 
 def write_pki(directory: Path) -> None:
-    """ca.crt, apiserver.{crt,key}, admin.{crt,key} (system:masters), sa.{key,pub} in ``directory``."""
+    """ca.crt, apiserver.{crt,key}, a .crt and .key per client of CLIENTS, sa.{key,pub} in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("ens-image-operator-test-ca")
@@ -86,12 +89,13 @@ def write_pki(directory: Path) -> None:
     (directory / "apiserver.crt").write_bytes(serving.public_bytes(serialization.Encoding.PEM))
     _write_key(serving_key, directory / "apiserver.key")
 
-    admin_key = ec.generate_private_key(ec.SECP256R1())
-    admin = _certificate(
-        _name("admin", "system:masters"), admin_key, ca_name, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH
-    )
-    (directory / "admin.crt").write_bytes(admin.public_bytes(serialization.Encoding.PEM))
-    _write_key(admin_key, directory / "admin.key")
+    for user in CLIENTS:
+        client_key = ec.generate_private_key(ec.SECP256R1())
+        client = _certificate(
+            _name(user, "system:masters"), client_key, ca_name, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH
+        )
+        (directory / f"{user}.crt").write_bytes(client.public_bytes(serialization.Encoding.PEM))
+        _write_key(client_key, directory / f"{user}.key")
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_key(sa_key, directory / "sa.key")

@@ -50,13 +50,11 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             "ENS_OPERATOR_REQUEST_TIMEOUT": "5",
             "ENS_OPERATOR_LISTING_LAG": "10",
         },
+        kubeconfig=kubeconfig,
     )
     stack.kubectl = kubectl
     try:
         if kubeconfig is not None:
-            stack.workdir.mkdir(parents=True, exist_ok=True)
-            stack.kubeconfig = kubeconfig
-            stack.start_emulator()
             crds = find_crds_dir()
             assert crds is not None, "the crds/ folder is needed to install the CRDs"
             env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
@@ -67,8 +65,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 env=env,
                 capture_output=True,
             )
-        else:
-            stack.__enter__()
+        stack.__enter__()
         stack.start_operator()
         yield stack
     finally:

@@ -83,17 +83,19 @@ KOPF_CRDS = Path(__file__).resolve().parents[2] / "helm" / "ens-image-operator" 
 @pytest.fixture(params=["sandbox", "real"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LocalStack, Cluster]]:
     """The ENS emulator and an API server holding the peering object: the sandbox or a real one."""
-    stack = LocalStack(tmp_path, step_seconds=2.0, fast_poll_interval=0.5)
+    plane: ControlPlane | None = None
+    if request.param == "real":
+        plane = request.getfixturevalue("private_control_plane")
+    stack = LocalStack(
+        tmp_path, step_seconds=2.0, fast_poll_interval=0.5, kubeconfig=plane.kubeconfig if plane else None
+    )
     try:
-        if request.param == "real":
-            plane: ControlPlane = request.getfixturevalue("private_control_plane")
-            stack.start_emulator()
-            stack.kubeconfig = plane.kubeconfig
+        stack.__enter__()
+        if plane is not None:
             cluster = Cluster(plane.kubeconfig, "default", str(plane.kubectl))
             cluster.kubectl("apply", "-f", str(KOPF_CRDS))
             cluster.kubectl("wait", "--for=condition=Established", "-f", str(KOPF_CRDS))
         else:
-            stack.__enter__()
             cluster = Cluster(stack.kubeconfig, "default")
         cluster.kubectl("apply", "-f", "-", stdin=PEERING_OBJECT)
         yield stack, cluster

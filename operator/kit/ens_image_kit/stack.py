@@ -130,6 +130,7 @@ class LocalStack:
         operator_env: Mapping[str, str] | None = None,
         start_timeout: float = 60.0,
         emulator_keys: Mapping[str, str] | None = None,
+        kubeconfig: Path | None = None,
     ) -> None:
         self.workdir = workdir
         self.step_seconds = step_seconds
@@ -142,7 +143,10 @@ class LocalStack:
         self.emulator_keys = dict(emulator_keys or {})
         # 0 picks a free port; a restart reuses the port, so the operator's endpoint stays valid.
         self.emulator_port = 0
-        self.kubeconfig = workdir / "kubeconfig"
+        # A kubeconfig of a Kubernetes API that is already running: then no sandbox is started, and
+        # the caller has installed the CRDs there.
+        self.external_api = kubeconfig is not None
+        self.kubeconfig = kubeconfig or workdir / "kubeconfig"
         self.emulator: ChildProcess | None = None
         self.sandbox: ChildProcess | None = None
         self.operator: ChildProcess | None = None
@@ -156,7 +160,8 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             self.start_emulator()
-            self.start_sandbox()
+            if not self.external_api:
+                self.start_sandbox()
         except BaseException:
             self.close()
             raise
