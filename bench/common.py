@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import psutil  # type: ignore[import-untyped]
 from rich.console import Console
 from rich.table import Table
 
@@ -68,6 +70,20 @@ class BenchStack(LocalStack):
     @property
     def target(self) -> str:
         return "sandbox" if self.plane is None else "real"
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) each child process has used so far: operator, emulator and
+        the sandbox, or on a real API server its kube-apiserver and etcd."""
+        pids = {name: child.process.pid for name in ("operator", "sandbox", "emulator")
+                if (child := getattr(self, name)) is not None}  # fmt: skip
+        if self.plane is not None:
+            pids.update((k, pid) for k, pid in self.plane.pids().items() if k != "kube-controller-manager")
+        used = {}
+        for name, pid in pids.items():
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(pid).cpu_times()
+                used[name] = times.user + times.system
+        return used
 
     def kube(self, workers: int = 8) -> Kube:
         if self.plane is None:
@@ -126,6 +142,11 @@ def local_stack(
                 yield stack
         finally:
             keep_logs(workdir)
+
+
+def used_between(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
+    """CPU seconds per process between two :meth:`BenchStack.cpu_seconds` readings."""
+    return {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
 
 
 def add_kube_argument(parser: argparse.ArgumentParser) -> None:

@@ -51,6 +51,7 @@ from bench.common import (
     save,
     save_plot,
     show,
+    used_between,
 )
 from bench.p1b_big_account import seed_state, seeded_stack
 
@@ -119,27 +120,6 @@ class Sampler:
         )
 
 
-def cpu_seconds(stack: BenchStack) -> dict[str, float]:
-    """CPU seconds (user + system) each child process has used so far (on a real API server: its
-    kube-apiserver and etcd in place of the sandbox)."""
-    pids = {name: child.process.pid for name in ("operator", "sandbox", "emulator")
-            if (child := getattr(stack, name)) is not None}  # fmt: skip
-    if stack.plane is not None:
-        pids.update(
-            (name, pid) for name, pid in stack.plane.pids().items() if name != "kube-controller-manager"
-        )
-    used = {}
-    for name, pid in pids.items():
-        with contextlib.suppress(psutil.Error):
-            times = psutil.Process(pid).cpu_times()
-            used[name] = times.user + times.system
-    return used
-
-
-def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {name: round(after[name] - before.get(name, 0.0), 1) for name in after}
-
-
 def coverage(entries: list[dict[str, Any]], account: int) -> list[tuple[float, int]]:
     """``(monotonic, images covered so far)`` after each successful DescribeSelfImages answer."""
     looked_up: set[str] = set()
@@ -205,7 +185,7 @@ async def apply_phase(stack: BenchStack, ids: list[str], within: float) -> dict[
     sampler = Sampler(stack)
     sampler.start()
     bodies = [ens_image(f"adopt-{i:05d}", imageId=image_id) for i, image_id in enumerate(ids)]
-    cpu_before = cpu_seconds(stack)
+    cpu_before = stack.cpu_seconds()
     start = time.monotonic()
     created_task = asyncio.create_task(kube.create_many(NAMESPACE, bodies))
     curve: list[tuple[float, int]] = []
@@ -215,7 +195,7 @@ async def apply_phase(stack: BenchStack, ids: list[str], within: float) -> dict[
         if len(state["ready_at"]) >= n:
             break
         await asyncio.sleep(0.5)
-    cpu = cpu_used(cpu_before, cpu_seconds(stack))
+    cpu = used_between(cpu_before, stack.cpu_seconds())
     created = await created_task
     applied_s = max(after for _, after in created.values()) - start
     await asyncio.sleep(2.0)  # the last passes' calls reach the log
@@ -262,13 +242,13 @@ async def restart_phase(stack: BenchStack, n: int, window: float, env: dict[str,
     await asyncio.sleep(0.5)
     emulator.delete("/calls")
     sampler = Sampler(stack)
-    cpu_before = {k: v for k, v in cpu_seconds(stack).items() if k != "operator"}
+    cpu_before = {k: v for k, v in stack.cpu_seconds().items() if k != "operator"}
     start = time.monotonic()
     sampler.start()
     await asyncio.to_thread(stack.start_operator, (), env, True)
     live_s = time.monotonic() - start
     await asyncio.sleep(max(0.0, start + window - time.monotonic()))
-    cpu = cpu_used({"operator": 0.0, **cpu_before}, cpu_seconds(stack))
+    cpu = used_between({"operator": 0.0, **cpu_before}, stack.cpu_seconds())
     await sampler.stop()
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
