@@ -260,8 +260,10 @@ def _register_lifecycle(registry: kopf.OperatorRegistry, settings: Settings, run
 def _register_indexes(registry: kopf.OperatorRegistry) -> None:
     """The scheduler's indexes: small per object (a slim body only while in flight), and the claims."""
 
+    # Coroutines, though they never wait: kopf runs a plain function in its thread pool, a hop
+    # through an executor per watch event (and the indexes written from another thread).
     def indexer(index_id: str, entry: Any) -> Any:
-        def index(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+        async def index(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
             view = ObjectView.from_body(body)
             runtime = _runtime(memo)
             index = runtime.indexes[index_id]
@@ -277,8 +279,8 @@ def _register_indexes(registry: kopf.OperatorRegistry) -> None:
         return index
 
     @kopf.on.event(*_resource(ENS_IMAGE), id=scheduler.IMAGE_INDEX, registry=registry)
-    def image_index(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
-        indexer(scheduler.IMAGE_INDEX, scheduler.image_entry)(type=type, body=body, memo=memo)
+    async def image_index(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+        await indexer(scheduler.IMAGE_INDEX, scheduler.image_entry)(type=type, body=body, memo=memo)
         claims = _runtime(memo).claims
         if type == "DELETED":
             view = ObjectView.from_body(body)
