@@ -10,7 +10,9 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from populate import create_stable
 
@@ -45,3 +47,23 @@ def test_a_restarted_operator_with_many_objects_imports_and_deletes(
     cluster.wait_gone(
         "ensimage", f"stable-{count - 1}", timeout=max(1.0, WITHIN - (time.monotonic() - started))
     )
+
+
+def test_a_restarted_operator_lists_its_objects_a_page_at_a_time(tmp_path: Path) -> None:
+    # One answer holding every object was held as text and decoded at once: at 5000 objects on a
+    # real API server that was the operator's memory peak of a restart (docs/performance.md, P6).
+    with LocalStack(tmp_path, step_seconds=0.5, fast_poll_interval=0.5) as stack:
+        asyncio.run(create_stable(stack, 1200))
+        assert stack.sandbox is not None and stack.sandbox.url is not None
+        requests = f"{stack.sandbox.url}/_sandbox/requests"
+        httpx.post(requests, json={"log": True}).raise_for_status()
+        stack.start_operator()
+        deadline = time.monotonic() + WITHIN
+        pages: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and len(pages) < 3:
+            log = httpx.get(requests, params={"since": "0"}).json()["log"]
+            pages = [entry for entry in log if str(entry["client"]).startswith("kopf/")
+                     and entry["verb"] == "list" and entry["resource"].startswith("ensimages.")]  # fmt: skip
+            time.sleep(0.2)
+    assert [int(page["query"].get("limit", 0)) for page in pages] == [500, 500, 500]
+    assert [bool(page["query"].get("continue")) for page in pages] == [False, True, True]

@@ -53,6 +53,9 @@ def configure_kopf(settings: kopf.OperatorSettings, lifetime: int = 60) -> None:
     settings.queueing.worker_limit = 100
     settings.queueing.idle_timeout = 0.1
     settings.peering.lifetime = lifetime
+    # The initial listing a page at a time, as client-go's reflectors do, not all objects in one
+    # answer held as text and decoded at once.
+    settings.watching.chunk_size = 500
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
 

@@ -108,6 +108,7 @@ class RequestCounts:
             "namespace": what.namespace,
             "name": what.name,
             "path": path,
+            "query": dict(query),
             "code": None,
         }
         if self.bodies and what.verb in WRITES and not what.resource.startswith("secrets"):
