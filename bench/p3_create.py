@@ -21,11 +21,13 @@ from typing import Any
 from bench.common import (
     BenchStack,
     Emulator,
+    add_kube_argument,
     ens_image,
     figure,
     local_stack,
     oss_source,
     percentile,
+    result_name,
     run,
     save,
     save_plot,
@@ -85,13 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         help="operator client rate limits to run the burst with (default 10,1000)",
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="N = 100")
+    add_kube_argument(parser)
     args = parser.parse_args(argv)
     n = 100 if args.quick else args.n
+    name = result_name("p3_create", args.kube)
 
     results: list[dict[str, Any]] = []
     for qps in args.qps:
         env = {"ENS_OPERATOR_QPS": f"{qps:g}"}
-        with local_stack(step_seconds=FOREVER, fast_poll=5.0, operator_env=env) as stack:
+        with local_stack(step_seconds=FOREVER, fast_poll=5.0, operator_env=env, kube=args.kube) as stack:
             result = run(burst(stack, n, f"p3-q{int(qps)}", within=60 + n * 0.5))
         goal = goal_p99(n, qps)
         results.append(
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     show(
-        f"P3: creation → ImportImage received, burst of {n}",
+        f"P3 ({args.kube} API): creation → ImportImage received, burst of {n}",
         ["client qps", "p50 (s)", "p99 (s)", "max (s)", "imports/s", "missing", "goal p99 (s)", "met"],
         [[r["qps"], r["p50_s"], r["p99_s"], r["max_s"], r["imports_per_s"], r["missing"],
           f"≤ {r['goal_p99_s']:g}", "yes" if r["goal_met"] else "NO"]
@@ -119,10 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     axes.set_xscale("log")
     axes.set_xlabel("seconds from the object's creation to its ImportImage at ENS")
     axes.set_ylabel("fraction of objects")
-    axes.set_title(f"P3: create latency, burst of {n}")
+    axes.set_title(f"P3 ({args.kube} API): create latency, burst of {n}")
     axes.legend()
-    save_plot(fig, "p3_create")
-    save("p3_create", {"rows": [{k: v for k, v in r.items() if k != "latencies"} for r in results]})
+    save_plot(fig, name)
+    save(
+        name, {"kube": args.kube, "rows": [{k: v for k, v in r.items() if k != "latencies"} for r in results]}
+    )
     return 0
 
 

@@ -16,11 +16,13 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 from bench.common import (
     BenchStack,
+    add_kube_argument,
     all_ready,
     ens_image,
     figure,
     local_stack,
     parse_sizes,
+    result_name,
     run,
     save,
     save_plot,
@@ -76,10 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=parse_sizes, default=[100, 1000, 5000], help="object counts, ascending")
     parser.add_argument("--settle", type=float, default=10.0, help="seconds RSS is sampled at each count")
     parser.add_argument("--quick", action="store_true", help="counts 100,1000")
+    add_kube_argument(parser)
     args = parser.parse_args(argv)
     sizes = [100, 1000] if args.quick else sorted(args.n)
+    name = result_name("p4_memory", args.kube)
 
-    with local_stack(step_seconds=0, fast_poll=5.0) as stack:
+    with local_stack(step_seconds=0, fast_poll=5.0, kube=args.kube) as stack:
         rows = run(measure(stack, sizes, args.settle))
 
     base = rows[0]["rss_mib"]
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     top = rows[-1]
     met = top["rss_mib"] <= GOAL_MIB
     show(
-        "P4: operator RSS with every EnsImage Available and stable",
+        f"P4 ({args.kube} API): operator RSS with every EnsImage Available and stable",
         ["objects", "RSS (MiB)", "KiB per object over empty", "time to all Ready (s)"],
         [[r["objects"], r["rss_mib"], r["kib_per_object"] or "-", r["setup_s"]] for r in rows],
     )
@@ -99,10 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     axes.set_xlabel("EnsImages (adopted, Available)")
     axes.set_ylabel("RSS (MiB)")
     axes.set_ylim(bottom=0)
-    axes.set_title("P4: operator memory")
+    axes.set_title(f"P4 ({args.kube} API): operator memory")
     axes.legend()
-    save_plot(fig, "p4_memory")
-    save("p4_memory", {"rows": rows, "goal_mib": GOAL_MIB, "goal_met": met and top["objects"] >= 5000})
+    save_plot(fig, name)
+    save(
+        name,
+        {"kube": args.kube, "rows": rows, "goal_mib": GOAL_MIB, "goal_met": met and top["objects"] >= 5000},
+    )
     return 0
 
 
