@@ -65,6 +65,9 @@ def retry_delay(response: httpx.Response | None, attempt: int) -> float:
     return float(RETRY_BASE * 2 ** (attempt - 1))
 
 
+POOL = 8  # connections to the API server (one, multiplexed, over HTTP/2)
+
+
 @dataclass
 class Connection:
     """Where the API server is and how to authenticate, as the kubernetes library resolved it."""
@@ -120,13 +123,15 @@ class KubeApi:
         # Waiting for a free connection is unbounded on purpose: when thousands of objects change at
         # once, passes queue for the API server instead of failing after an arbitrary pool timeout.
         # Over TLS the client speaks HTTP/2, as client-go does: every request shares one connection.
-        # Over HTTP/1.1 each request scans the pool's TLS connections, which cost the operator half
-        # its CPU when a thousand objects turned Ready at once (docs/performance.md, P2).
+        # Over HTTP/1.1 (a plain-HTTP server: the sandbox, kubectl proxy) httpcore checks every
+        # pooled connection at each request's start and end, so the pool is kept small: 8 answer
+        # hundreds of requests a second, and 32 cost a burst of imports half its throughput
+        # (docs/performance.md, P2 and P3).
         self._http = httpx.AsyncClient(
             base_url=connection.server,
             verify=verify,
             timeout=httpx.Timeout(30.0, pool=None),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            limits=httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL),
             http2=connection.server.startswith("https"),
             transport=transport,
         )
