@@ -761,22 +761,28 @@ def _object_key(obj: Json) -> list[str]:
 
 
 def _page(items: list[Json], query: dict[str, str], rv: str) -> tuple[list[Json], Json]:
-    """Apply ``limit``/``continue``; the token holds where the next page starts (items are sorted)."""
-    metadata: Json = {"resourceVersion": rv}
+    """Apply ``limit``/``continue``; the token holds where the next page starts (items are sorted)
+    and the first page's resourceVersion, which every page reports, as a real API server's pages
+    do: a client watching from it then sees what changed while it paged. (The items of later pages
+    are the current ones, not a snapshot; a watch from that version delivers any change twice at
+    most, never not at all.)"""
     token = query.get("continue")
     if token:
         try:
-            start = json.loads(base64.urlsafe_b64decode(token.encode()))["start"]
+            state = json.loads(base64.urlsafe_b64decode(token.encode()))
+            start, rv = state["start"], str(state.get("rv", rv))
         except (ValueError, KeyError, TypeError) as error:
             raise bad_request("continue key is not valid") from error
         items = [obj for obj in items if _object_key(obj) >= start]
+    metadata: Json = {"resourceVersion": rv}
     try:
         limit = int(query.get("limit") or 0)
     except ValueError as error:
         raise bad_request("limit must be an integer") from error
     if 0 < limit < len(items):
         following = _object_key(items[limit])
-        metadata["continue"] = base64.urlsafe_b64encode(json.dumps({"start": following}).encode()).decode()
+        state = {"start": following, "rv": rv}
+        metadata["continue"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
         metadata["remainingItemCount"] = len(items) - limit
         items = items[:limit]
     return items, metadata
