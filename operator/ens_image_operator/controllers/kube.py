@@ -120,6 +120,7 @@ class KubeApi:
                 context.verify_mode = ssl.CERT_NONE
             _load_client_certificate(context, connection)
             verify = context
+        self._verify = verify
         # Waiting for a free connection is unbounded on purpose: when thousands of objects change at
         # once, passes queue for the API server instead of failing after an arbitrary pool timeout.
         # Over TLS the client speaks HTTP/2, as client-go does: every request shares one connection.
@@ -220,8 +221,21 @@ class KubeApi:
         return await self.get_path(self._path(kind, namespace, name), f"{kind.kind} {namespace}/{name}")
 
     async def probe(self) -> httpx.Response:
-        """One GET /version, not retried: what a start-up check needs to classify the answer."""
-        return await self._http.get("/version", headers=self._headers(), timeout=10.0)
+        """One GET /version, not retried: what a start-up check needs to classify the answer.
+
+        Over HTTP/1.1: kube-apiserver ends the HTTP/2 connection of a client whose credentials it
+        rejects (its defence against HTTP/2 floods), and the client then reads a broken connection
+        instead of the 401 that names the problem.
+        """
+        async with httpx.AsyncClient(base_url=self.connection.server, verify=self._verify) as http:
+            return await http.get("/version", headers=self._headers(), timeout=10.0)
+
+    async def version(self) -> str:
+        """The API server's version and the protocol this client speaks to it: ``v1.34.4, HTTP/2``."""
+        response = await self._send("GET", "/version")
+        if response.status_code >= 300:
+            raise KubeError(f"reading /version: {answer(response)}")
+        return f"{response.json().get('gitVersion', 'unknown version')}, {response.http_version}"
 
     async def get_path(self, path: str, what: str = "") -> dict[str, Any] | None:
         """Any object by its API path (e.g. kopf's peering objects), or None if it does not exist."""

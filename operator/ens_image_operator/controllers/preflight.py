@@ -49,6 +49,8 @@ async def probe(info: Any) -> None:
                 "match the server's certificate"
             ) from None
         raise
+        if response.status_code == 200:
+            log.info("Kubernetes API at %s: %s", connection.server, await api.version())
     finally:
         await api.aclose()
     if response.status_code == 401:
