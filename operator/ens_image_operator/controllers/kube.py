@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from ens_image_operator import __version__
 from ens_image_operator.api.kinds import Kind
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,9 @@ class KubeApi:
             timeout=httpx.Timeout(30.0, pool=None),
             limits=httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL),
             http2=connection.server.startswith("https"),
+            # The API server names a write's field manager after it: managedFields then say that
+            # the status belongs to this operator, not to "python-httpx".
+            headers={"User-Agent": f"ens-image-operator/{__version__}"},
             transport=transport,
         )
         self._token = connection.token
