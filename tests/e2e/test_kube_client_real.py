@@ -10,16 +10,21 @@ from tests.cluster.controlplane import ControlPlane
 from ens_image_operator.controllers.kube import Connection, KubeApi
 
 
-def test_the_operators_client_speaks_http2_to_a_tls_api_server(control_plane: ControlPlane) -> None:
-    # One multiplexed connection, as client-go has: over HTTP/1.1 every request scanned a pool of
-    # TLS connections, and a thousand status writes at once cost the operator twice the CPU.
-    pki = control_plane.pki
-    connection = Connection(
-        server=control_plane.server,
+def _admin(plane: ControlPlane) -> Connection:
+    """The operator's client connection, logged in as the control plane's admin."""
+    pki = plane.pki
+    return Connection(
+        server=plane.server,
         ca_path=str(pki / "ca.crt"),
         cert_path=str(pki / "admin.crt"),
         key_path=str(pki / "admin.key"),
     )
+
+
+def test_the_operators_client_speaks_http2_to_a_tls_api_server(control_plane: ControlPlane) -> None:
+    # One multiplexed connection, as client-go has: over HTTP/1.1 every request scanned a pool of
+    # TLS connections, and a thousand status writes at once cost the operator twice the CPU.
+    connection = _admin(control_plane)
 
     async def versions() -> list[str]:
         api = KubeApi(connection)
@@ -36,13 +41,7 @@ def test_what_the_operators_client_writes_is_managed_by_ens_image_operator(
 ) -> None:
     # The API server names the field manager of a write after the client's User-Agent; kubectl's
     # managedFields said "python-httpx" owned the operator's status and events.
-    pki = control_plane.pki
-    connection = Connection(
-        server=control_plane.server,
-        ca_path=str(pki / "ca.crt"),
-        cert_path=str(pki / "admin.crt"),
-        key_path=str(pki / "admin.key"),
-    )
+    connection = _admin(control_plane)
     involved = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default", "uid": "u-1"}}
 
     async def post_and_read() -> list[dict[str, Any]]:
